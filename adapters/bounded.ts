@@ -1,0 +1,16 @@
+import { StoreUnavailableError } from '../lib/errors';
+
+/**
+ * Runs a store call with a deadline. node-redis queues commands while it reconnects; without a
+ * deadline an outage hangs every request. An error or a late answer becomes `StoreUnavailableError`.
+ */
+export function bounded<T>(work: () => Promise<T>, timeoutMs: number, ready: () => boolean, retryAfterSeconds: number): Promise<T> {
+  if (!ready()) return Promise.reject(new StoreUnavailableError(new Error('store not connected'), retryAfterSeconds));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreUnavailableError(new Error(`store did not answer within ${timeoutMs} ms`), retryAfterSeconds)), timeoutMs);
+    work().then(
+      (value) => { clearTimeout(timer); resolve(value); },
+      (err: unknown) => { clearTimeout(timer); reject(new StoreUnavailableError(err, retryAfterSeconds)); },
+    );
+  });
+}

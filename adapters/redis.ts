@@ -1,0 +1,116 @@
+import { RedisStore } from 'connect-redis';
+import type { SessionData, Store } from 'express-session';
+import type { PubSub, StateStore } from '../lib/types';
+import { configError } from '../lib/errors';
+import { toMs } from '../lib/duration';
+import { bounded } from './bounded';
+import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
+
+/** The node-redis (v5+) client or cluster methods the store uses; your own `createClient()` / `createCluster()` fits. */
+export interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady?: boolean;
+  get(key: string): Promise<unknown>;
+  set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  del(keys: string | string[]): Promise<unknown>;
+  pExpire(key: string, ms: number, mode?: 'NX' | 'XX' | 'GT' | 'LT'): Promise<unknown>;
+  sAdd(key: string, members: string | string[]): Promise<unknown>;
+  sMembers(key: string): Promise<unknown>;
+  sRem(key: string, members: string | string[]): Promise<unknown>;
+  publish(channel: string, message: string): Promise<unknown>;
+  duplicate?(): unknown;
+}
+
+export interface RedisStoreOptions {
+  /** Your connected node-redis client (or cluster). express-principal never closes it. */
+  client: RedisClientLike;
+  /** Prefix of every key (and of pub/sub channels). @default 'ep:' */
+  prefix?: string;
+  /** Deadline of every store call; past it the request gets 503. @default '1s' */
+  timeout?: string | number;
+  /** `Retry-After` seconds on a 503. @default 1 */
+  retryAfter?: number;
+}
+
+/**
+ * One adapter for every strategy: session records (statefulJwt), the express-session Store through
+ * connect-redis (sessionCookie), and deny-lists (statelessJwt). Every key is prefixed and has a TTL.
+ * @example
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * principal({ strategy: statefulJwt({ secret, store: redisStore({ client }) }) })
+ */
+export function redisStore(options: RedisStoreOptions): StateStore {
+  const client = options?.client;
+  if (!client || typeof client.get !== 'function' || typeof client.sAdd !== 'function') {
+    throw configError('redisStore needs `client`: a node-redis v5 client from createClient() (or createCluster())');
+  }
+  const prefix = options.prefix ?? 'ep:';
+  const timeoutMs = toMs(options.timeout ?? '1s', 'timeout');
+  const retryAfter = options.retryAfter ?? 1;
+  const ready = () => (client.isReady ?? client.isOpen) === true;
+  const run = <T>(work: () => Promise<T>) => bounded(work, timeoutMs, ready, retryAfter);
+  const k = (key: string) => prefix + key;
+  // Hash tag: a subject's index lives in one cluster slot.
+  const idx = (subject: string) => `${prefix}idx:{${subject}}`;
+  const str = (v: unknown) => (typeof v === 'string' ? v : v === null || v === undefined ? null : String(v));
+
+  const connectRedis = new RedisStore({ client, prefix: `${prefix}sess:`, ttl: sessionTtlSeconds, disableTouch: true });
+  const sessions = new CallbackSessionStore({
+    get: (sid) => run(() => connectRedis.get(sid) as Promise<SessionData | null>),
+    set: (sid, sess) => run(async () => { await connectRedis.set(sid, sess); }),
+    destroy: (sid) => run(async () => { await connectRedis.destroy(sid); }),
+  });
+
+  return {
+    kind: 'redis',
+    prefix,
+    get: (key) => run(async () => str(await client.get(k(key)))),
+    // Separate GETs issued in one tick are pipelined by node-redis (one round trip) and work on a cluster.
+    getMany: (keys) => run(async () => (await Promise.all(keys.map((key) => client.get(k(key))))).map(str)),
+    set: (key, value, ttlMs) => run(async () => { await client.set(k(key), value, { PX: Math.max(1, Math.ceil(ttlMs)) }); }),
+    delete: (key) => run(async () => { await client.del(k(key)); }),
+    touch: (key, ttlMs) => run(async () => { await client.pExpire(k(key), Math.max(1, Math.ceil(ttlMs))); }),
+    indexAdd: (subject, member, ttlMs) => run(async () => {
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      await Promise.all([client.sAdd(idx(subject), member), client.pExpire(idx(subject), ttl, 'NX'), client.pExpire(idx(subject), ttl, 'GT')]);
+    }),
+    indexMembers: (subject) => run(async () => {
+      const members = await client.sMembers(idx(subject));
+      return Array.isArray(members) ? members.map(String) : [];
+    }),
+    indexRemove: (subject, members) => run(async () => { if (members.length > 0) await client.sRem(idx(subject), [...members]); }),
+    sessionStore: (): Store => sessions,
+    pubsub: redisPubSub(client, prefix, run),
+    async close() {},
+  };
+}
+
+/** Publishing goes through the app's client; subscribing needs its own connection (a duplicate we own). */
+function redisPubSub(client: RedisClientLike, prefix: string, run: <T>(work: () => Promise<T>) => Promise<T>): PubSub | undefined {
+  if (typeof client.duplicate !== 'function') return undefined;
+  return {
+    publish: (channel, message) => run(async () => { await client.publish(prefix + channel, message); }),
+    async subscribe(channel, onMessage, onState) {
+      const sub = (client.duplicate as () => SubscriberLike)();
+      sub.on('error', () => onState(false));
+      sub.on('end', () => onState(false));
+      sub.on('ready', () => onState(true));
+      await sub.connect();
+      await sub.subscribe(prefix + channel, (message: string) => onMessage(message));
+      onState(true);
+      return async () => {
+        try { await sub.close?.(); } catch { /* already closed */ }
+        if (sub.isOpen) sub.destroy?.();
+      };
+    },
+  };
+}
+
+interface SubscriberLike {
+  readonly isOpen: boolean;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  close?(): Promise<unknown>;
+  destroy?(): unknown;
+}

@@ -1,0 +1,25 @@
+import type { Request } from 'express';
+import { CredentialTooLargeError, InvalidCredentialError } from '../errors';
+
+/** Default cap on a credential's size, checked before any decoding. */
+export const DEFAULT_MAX_CREDENTIAL_BYTES = 8 * 1024;
+
+/** Whether the request carries an `Authorization: Bearer` credential (no parsing beyond the scheme). */
+export function hasBearer(req: Request): boolean {
+  const value = req.headers.authorization;
+  return typeof value === 'string' && /^bearer(\s|$)/i.test(value);
+}
+
+/**
+ * The bearer token, `null` when there is no Bearer header (another scheme belongs to someone else).
+ * Oversized values are refused before they are decoded.
+ */
+export function readBearer(req: Request, maxBytes: number): string | null {
+  const value = req.headers.authorization;
+  if (typeof value !== 'string' || !/^bearer(\s|$)/i.test(value)) return null;
+  if (value.length > maxBytes) throw new CredentialTooLargeError();
+  const token = value.slice(6).trim();
+  // RFC 6750 b64token; anything else (spaces, a second scheme, control bytes) is malformed.
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new InvalidCredentialError();
+  return token;
+}

@@ -1,0 +1,83 @@
+import type { CarrierKind, Strategy } from './types';
+import { configError } from './errors';
+import { statelessJwt } from './strategies/stateless-jwt';
+import { statefulJwt } from './strategies/stateful-jwt';
+import { sessionCookie } from './strategies/session-cookie';
+import { redisStore, type RedisClientLike } from '../adapters/redis';
+import { memoryStore } from '../adapters/memory';
+import { cookieStore } from '../adapters/cookie';
+
+/** Plain data (e.g. from env) that picks a strategy and its storage. */
+export interface AuthConfig {
+  strategy: 'stateless-jwt' | 'stateful-jwt' | 'session-cookie';
+  /** @default 'memory' for stateful strategies; none (no revocation) for stateless-jwt */
+  storage?: 'redis' | 'memory' | 'cookie';
+  /** HS secret / cookie secret, at least 32 bytes. */
+  secret: string;
+  issuer?: string;
+  audience?: string;
+  /** Token lifetime (stateless). @default '15m' */
+  ttl?: string;
+  idleTimeout?: string;
+  absoluteTimeout?: string;
+  carrier?: CarrierKind | CarrierKind[];
+  /** Only `false` turns Secure cookies off (plain-http localhost). @default true */
+  secure?: boolean;
+  /** Redis key prefix. @default 'ep:' */
+  prefix?: string;
+}
+
+export interface AuthConfigDeps {
+  /** Your connected node-redis client; required when storage is 'redis'. */
+  redis?: RedisClientLike;
+}
+
+const VALID: Record<AuthConfig['strategy'], readonly string[]> = {
+  'stateless-jwt': ['redis', 'memory'],
+  'stateful-jwt': ['redis', 'memory'],
+  'session-cookie': ['redis', 'memory', 'cookie'],
+};
+
+/**
+ * Builds a strategy from plain data, so switching strategy is a config change with no route changes.
+ * @example
+ * const strategy = fromConfig({ strategy: process.env.AUTH_STRATEGY, storage: process.env.AUTH_STORAGE, secret }, { redis });
+ */
+export function fromConfig(config: AuthConfig, deps: AuthConfigDeps = {}): Strategy {
+  if (typeof config !== 'object' || config === null) throw configError('fromConfig needs a config object');
+  const valid = VALID[config.strategy];
+  if (valid === undefined) throw configError(`unknown strategy '${String(config.strategy)}'; use one of ${Object.keys(VALID).join(', ')}`);
+  const storage = config.storage ?? (config.strategy === 'stateless-jwt' ? undefined : 'memory');
+  if (storage !== undefined && !valid.includes(storage)) {
+    throw configError(`strategy '${config.strategy}' cannot use storage '${storage}'; valid storage: ${valid.join(', ')}`);
+  }
+  if (storage === 'redis' && deps.redis === undefined) throw configError("storage 'redis' needs a connected client: fromConfig(config, { redis })");
+  const prefix = config.prefix ?? 'ep:';
+  const store = storage === 'redis' ? redisStore({ client: deps.redis as RedisClientLike, prefix })
+    : storage === 'memory' ? memoryStore({ prefix }) : undefined;
+  const cookie = config.secure === undefined ? undefined : { secure: config.secure };
+  const jwt = {
+    secret: config.secret,
+    ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
+    ...(config.audience !== undefined ? { audience: config.audience } : {}),
+    ...(config.carrier !== undefined ? { carrier: config.carrier } : {}),
+    ...(cookie ? { cookie } : {}),
+  };
+  const timeouts = {
+    ...(config.idleTimeout !== undefined ? { idleTimeout: config.idleTimeout } : {}),
+    ...(config.absoluteTimeout !== undefined ? { absoluteTimeout: config.absoluteTimeout } : {}),
+  };
+  switch (config.strategy) {
+    case 'stateless-jwt':
+      return statelessJwt({ ...jwt, ...(config.ttl !== undefined ? { ttl: config.ttl } : {}), ...(store ? { store } : {}) });
+    case 'stateful-jwt':
+      return statefulJwt({ ...jwt, ...timeouts, store: store ?? memoryStore({ prefix }) });
+    case 'session-cookie':
+      return sessionCookie({
+        ...timeouts,
+        ...(cookie ? { cookie } : {}),
+        secret: config.secret,
+        store: storage === 'cookie' ? cookieStore({ secret: config.secret }) : (store ?? memoryStore({ prefix })),
+      });
+  }
+}

@@ -1,0 +1,39 @@
+import type { Request } from 'express';
+import type { AuthError } from './errors';
+import type { CarrierKind, Identity, Issued, Principal, StrategyName } from './types';
+
+/** `req.auth`: what the middleware found, and the actions that change it. */
+export interface AuthContext {
+  /** Why the credential was refused (`req.principal` is then `null`); `null` when none was refused. */
+  readonly error: AuthError | null;
+  /** The strategy that authenticated this request, if any. */
+  readonly strategy: StrategyName | null;
+  /** Issues a new credential (new session id / token). Rejects with `CsrfError` on a cross-site request. */
+  login(identity: Identity): Promise<Issued>;
+  /** Ends the current session: deletes or revokes server state and clears the cookie. */
+  logout(): Promise<void>;
+}
+
+/** What guards need from the middleware that ran before them. */
+export interface Internals {
+  error: AuthError | null;
+  carrier: CarrierKind | null;
+  bearer: boolean;
+  realm: string;
+  onError: 'respond' | 'next';
+  effectiveRoles(roles: readonly string[]): ReadonlySet<string>;
+}
+
+export const internals = new WeakMap<Request, Internals>();
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Who is calling: set by `principal()` on every request; `null` when anonymous. */
+      principal: Principal | null;
+      /** Login/logout and the reason a credential was refused. */
+      auth: AuthContext;
+    }
+  }
+}

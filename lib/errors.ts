@@ -1,0 +1,109 @@
+/** Every stable error code express-principal answers with. */
+export type AuthErrorCode =
+  | 'ERR_AUTH_REQUIRED'
+  | 'ERR_INVALID_CREDENTIAL'
+  | 'ERR_CREDENTIAL_EXPIRED'
+  | 'ERR_CREDENTIAL_REVOKED'
+  | 'ERR_CREDENTIAL_TOO_LARGE'
+  | 'ERR_CREDENTIAL_CONFLICT'
+  | 'ERR_LOGIN_REQUIRED'
+  | 'ERR_CSRF'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_INSUFFICIENT_SCOPE'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_NOT_SUPPORTED';
+
+const STATUS: Record<AuthErrorCode, number> = {
+  ERR_AUTH_REQUIRED: 401,
+  ERR_INVALID_CREDENTIAL: 401,
+  ERR_CREDENTIAL_EXPIRED: 401,
+  ERR_CREDENTIAL_REVOKED: 401,
+  ERR_CREDENTIAL_TOO_LARGE: 431,
+  ERR_CREDENTIAL_CONFLICT: 400,
+  ERR_LOGIN_REQUIRED: 401,
+  ERR_CSRF: 403,
+  ERR_FORBIDDEN: 403,
+  ERR_INSUFFICIENT_SCOPE: 403,
+  ERR_STORE_UNAVAILABLE: 503,
+  ERR_NOT_SUPPORTED: 501,
+};
+
+/**
+ * Base class of every error express-principal produces. `status` makes Express's own error
+ * handler answer with the right code; messages never contain a credential or a secret.
+ */
+export class AuthError extends Error {
+  readonly code: AuthErrorCode;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(code: AuthErrorCode, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = STATUS[code];
+    this.headers = options?.headers ?? {};
+  }
+  get statusCode(): number {
+    return this.status;
+  }
+  /** Errors a client can fix by presenting a (new) credential: these get RFC 6750 `invalid_token`. */
+  get isCredentialError(): boolean {
+    return this.status === 401;
+  }
+}
+
+export class AuthRequiredError extends AuthError {
+  constructor() { super('ERR_AUTH_REQUIRED', 'Authentication required'); }
+}
+/** One class for bad signature, unknown key, malformed token, unknown session: same status, same body. */
+export class InvalidCredentialError extends AuthError {
+  constructor(cause?: unknown) { super('ERR_INVALID_CREDENTIAL', 'Invalid credential', { cause }); }
+}
+export class CredentialExpiredError extends AuthError {
+  constructor() { super('ERR_CREDENTIAL_EXPIRED', 'Credential expired'); }
+}
+export class CredentialRevokedError extends AuthError {
+  constructor() { super('ERR_CREDENTIAL_REVOKED', 'Credential revoked'); }
+}
+export class CredentialTooLargeError extends AuthError {
+  constructor() { super('ERR_CREDENTIAL_TOO_LARGE', 'Credential too large'); }
+}
+export class CredentialConflictError extends AuthError {
+  constructor() { super('ERR_CREDENTIAL_CONFLICT', 'More than one credential, and they disagree'); }
+}
+export class LoginRequiredError extends AuthError {
+  constructor() { super('ERR_LOGIN_REQUIRED', 'A recent login is required'); }
+}
+export class CsrfError extends AuthError {
+  constructor() { super('ERR_CSRF', 'Cross-site request refused'); }
+}
+export class ForbiddenError extends AuthError {
+  constructor() { super('ERR_FORBIDDEN', 'Forbidden'); }
+}
+export class InsufficientScopeError extends AuthError {
+  readonly scopes: readonly string[];
+  constructor(scopes: readonly string[]) {
+    super('ERR_INSUFFICIENT_SCOPE', 'Insufficient scope');
+    this.scopes = scopes;
+  }
+}
+export class StoreUnavailableError extends AuthError {
+  constructor(cause?: unknown, retryAfterSeconds = 1) {
+    super('ERR_STORE_UNAVAILABLE', 'Authentication store unavailable', {
+      cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+export class NotSupportedError extends AuthError {
+  constructor(message: string) { super('ERR_NOT_SUPPORTED', message); }
+}
+
+/** Anything thrown during authentication that is not an AuthError is infrastructure: fail closed. */
+export function toAuthError(err: unknown): AuthError {
+  return err instanceof AuthError ? err : new StoreUnavailableError(err);
+}
+
+export function configError(message: string): TypeError {
+  return new TypeError(`express-principal: ${message}`);
+}

@@ -1,0 +1,77 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Principal } from './types';
+import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError, toAuthError } from './errors';
+import { internals, type Internals } from './context';
+import { sendProblem } from './respond';
+import { toMs } from './duration';
+
+type Check = (principal: Principal, req: Request, state: Internals) => AuthError | null | Promise<AuthError | null>;
+
+/** Guards are predicates; this is the one place that turns a verdict into a response. */
+function toHandler(check: Check): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const state = internals.get(req);
+    if (state === undefined) {
+      // Fail closed: a guard without the middleware in front would otherwise protect nothing.
+      next(new TypeError('express-principal: mount principal(...) with app.use() before using guards'));
+      return;
+    }
+    const fail = (err: AuthError) => (state.onError === 'next' ? next(err) : sendProblem(res, err, state.bearer, state.realm));
+    if (state.error !== null) return fail(state.error);
+    const who = req.principal;
+    if (who === null || who === undefined) return fail(new AuthRequiredError());
+    Promise.resolve()
+      .then(() => check(who, req, state))
+      .then((err) => (err === null ? next() : fail(err)), (err: unknown) => fail(toAuthError(err)));
+  };
+}
+
+function names(list: string[], guard: string): string[] {
+  if (list.length === 0 || list.some((r) => typeof r !== 'string' || r === '')) throw configError(`${guard}() needs at least one non-empty name`);
+  return list;
+}
+
+/** 401 unless a valid credential was presented. */
+export function requireAuth(): RequestHandler {
+  return toHandler(() => null);
+}
+
+/** 403 unless the principal has every listed role (a role hierarchy counts). */
+export function requireRole(...roles: string[]): RequestHandler {
+  names(roles, 'requireRole');
+  return toHandler((p, _req, state) => {
+    const have = state.effectiveRoles(p.roles);
+    return roles.every((r) => have.has(r)) ? null : new ForbiddenError();
+  });
+}
+
+/** 403 unless the principal has at least one of the listed roles. */
+export function requireAnyRole(...roles: string[]): RequestHandler {
+  names(roles, 'requireAnyRole');
+  return toHandler((p, _req, state) => {
+    const have = state.effectiveRoles(p.roles);
+    return roles.some((r) => have.has(r)) ? null : new ForbiddenError();
+  });
+}
+
+/** 403 (`insufficient_scope`) unless the principal has every listed scope. */
+export function requireScope(...scopes: string[]): RequestHandler {
+  names(scopes, 'requireScope');
+  return toHandler((p) => (scopes.every((s) => p.scopes.includes(s)) ? null : new InsufficientScopeError(scopes)));
+}
+
+/**
+ * 403 unless the predicate says yes; for ownership rules.
+ * @example
+ * app.get('/users/:userId', allow((p, req) => req.params.userId === p.id), handler)
+ */
+export function allow(predicate: (principal: Principal, req: Request) => boolean | Promise<boolean>): RequestHandler {
+  if (typeof predicate !== 'function') throw configError('allow() needs a predicate function');
+  return toHandler(async (p, req) => ((await predicate(p, req)) === true ? null : new ForbiddenError()));
+}
+
+/** 401 `ERR_LOGIN_REQUIRED` unless the user logged in within `maxAge` (for sensitive actions). */
+export function requireFreshLogin(maxAge: string | number): RequestHandler {
+  const ms = toMs(maxAge, 'requireFreshLogin maxAge');
+  return toHandler((p) => (Date.now() - p.authenticatedAt.getTime() <= ms ? null : new LoginRequiredError()));
+}

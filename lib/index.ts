@@ -1,0 +1,30 @@
+export { principal } from './principal';
+export type { PrincipalOptions, PrincipalMiddleware, PrincipalEvents } from './principal';
+export { statelessJwt } from './strategies/stateless-jwt';
+export type { StatelessJwtOptions } from './strategies/stateless-jwt';
+export { statefulJwt } from './strategies/stateful-jwt';
+export type { StatefulJwtOptions } from './strategies/stateful-jwt';
+export { sessionCookie } from './strategies/session-cookie';
+export type { SessionCookieOptions } from './strategies/session-cookie';
+export { redisStore } from '../adapters/redis';
+export type { RedisStoreOptions, RedisClientLike } from '../adapters/redis';
+export { memoryStore } from '../adapters/memory';
+export type { MemoryStoreOptions } from '../adapters/memory';
+export { cookieStore } from '../adapters/cookie';
+export type { CookieStoreOptions } from '../adapters/cookie';
+export { fromConfig } from './config';
+export type { AuthConfig, AuthConfigDeps } from './config';
+export { requireAuth, requireRole, requireAnyRole, requireScope, allow, requireFreshLogin } from './guards';
+export {
+  AuthError, AuthRequiredError, InvalidCredentialError, CredentialExpiredError, CredentialRevokedError,
+  CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
+  InsufficientScopeError, StoreUnavailableError, NotSupportedError,
+} from './errors';
+export type { AuthErrorCode } from './errors';
+export type { AuthContext } from './context';
+export type {
+  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore, PubSub,
+} from './types';
+export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
+export type { ClaimMapping } from './claims';
+export type { RoleHierarchy } from './roles';

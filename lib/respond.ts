@@ -1,0 +1,27 @@
+import type { Response } from 'express';
+import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError } from './errors';
+
+/** RFC 6750 §3: no `error` attribute when no credential was sent; `invalid_token` / `insufficient_scope` otherwise. */
+function bearerChallenge(err: AuthError, realm: string): string | null {
+  const base = `Bearer realm="${realm}"`;
+  if (err instanceof AuthRequiredError) return base;
+  if (err instanceof InsufficientScopeError) return `${base}, error="insufficient_scope", scope="${err.scopes.join(' ')}"`;
+  if (err instanceof ForbiddenError) return `${base}, error="insufficient_scope"`;
+  if (err.status === 401) return `${base}, error="invalid_token", error_description="${err.message}"`;
+  if (err.status === 400 || err.status === 431) return `${base}, error="invalid_request"`;
+  return null;
+}
+
+/** Answers with an RFC 9457 problem document carrying the stable code; never echoes the credential. */
+export function sendProblem(res: Response, err: AuthError, bearer: boolean, realm: string): void {
+  if (res.headersSent) return;
+  res.status(err.status);
+  for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+  if (bearer) {
+    const challenge = bearerChallenge(err, realm);
+    if (challenge !== null) res.setHeader('WWW-Authenticate', challenge);
+  }
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.end(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code }));
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { CookieOptions, CookieStore, Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import { configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
+import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
+import { isStateStore } from '../state/store-kind';
+import { storeRevocation } from '../state/revocation';
+import { checkRecord, newRecord, parseRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
+
+/** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
+export const MAX_COOKIE_BYTES = 4096;
+
+interface SealedOptions extends SessionTimeouts {
+  store: CookieStore;
+  cookie: CookieOptions;
+  revocation?: StateStore;
+}
+
+interface SealedSession extends SessionRecord {
+  sid: string;
+}
+
+/** The session lives in an encrypted cookie: no server state, revocable only with a `revocation` store. */
+export function sealedSessionCookie(options: SealedOptions): Strategy {
+  const { store } = options;
+  const cookie = resolveCookie(options.cookie, 'sid');
+  const timeouts = resolveTimeouts(options);
+  if (options.revocation !== undefined && !isStateStore(options.revocation)) throw configError('`revocation` must be redisStore() or memoryStore()');
+  const revocation = options.revocation ? storeRevocation(options.revocation) : null;
+
+  function write(res: Response, sealed: SealedSession): void {
+    const value = store.seal(JSON.stringify(sealed));
+    if (cookie.name.length + 1 + value.length > MAX_COOKIE_BYTES) {
+      throw new TypeError(`express-principal: the sealed session is ${value.length} bytes; browsers drop cookies over 4 KB. Keep claims small or use a server-side store`);
+    }
+    writeCookie(res, cookie, value, remainingMs(sealed));
+  }
+
+  async function authenticate(req: Request, res: Response) {
+    const raw = readCookie(req, cookie, MAX_COOKIE_BYTES);
+    if (raw === null) return null;
+    const plain = store.open(raw);
+    if (plain === null) throw new InvalidCredentialError();
+    const sealed = parseRecord(plain) as SealedSession;
+    if (typeof sealed.sid !== 'string') throw new InvalidCredentialError();
+    const slide = checkRecord(sealed, timeouts.touchMs);
+    if (revocation && (await revocation.isRevoked(sealed.id, sealed.sid, sealed.issuedAt))) throw new CredentialRevokedError();
+    if (slide) {
+      sealed.lastSeen = Date.now();
+      write(res, sealed);
+    }
+    return { principal: recordPrincipal(sealed, 'session-cookie', sealed.sid), carrier: 'cookie' as const };
+  }
+
+  async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+    const authAt = previous !== null && previous.id === identity.id ? previous.authenticatedAt.getTime() : Date.now();
+    const sealed: SealedSession = { ...newRecord(identity, timeouts, authAt), sid: randomBytes(18).toString('base64url') };
+    write(res, sealed);
+    return { token: null, expiresAt: new Date(sealed.absExp), sessionId: sealed.sid };
+  }
+
+  async function logout(_req: Request, res: Response, current: Principal | null) {
+    if (revocation && current?.sessionId) await revocation.revoke(current.sessionId, current.issuedAt.getTime() + timeouts.absoluteMs);
+    clearCookie(res, cookie);
+  }
+
+  return {
+    name: 'session-cookie',
+    carriers: ['cookie'],
+    present: (req) => (readCookie(req, cookie, Infinity) === null ? null : 'cookie'),
+    authenticate,
+    login,
+    logout,
+    async revokeAll(subject) {
+      if (!revocation) throw new NotSupportedError('revokeAll with cookieStore needs sessionCookie({ revocation: redisStore(...) })');
+      await revocation.revokeAll(subject, timeouts.absoluteMs);
+    },
+    async update() {
+      throw new NotSupportedError('a cookie-only session cannot be changed from the server; use refreshPrincipal or a server-side store');
+    },
+    close: async () => { await revocation?.close(); },
+  };
+}

@@ -1,0 +1,127 @@
+import type { Request, Response } from 'express';
+import type { Store as ExpressSessionStore } from 'express-session';
+
+/** What the app hands to `req.auth.login()`. */
+export interface Identity {
+  id: string;
+  roles?: string[];
+  scopes?: string[];
+  /** App data; must be JSON-serialisable. */
+  claims?: Record<string, unknown>;
+}
+
+export type StrategyName = 'stateless-jwt' | 'stateful-jwt' | 'session-cookie';
+
+/** What every strategy attaches to `req.principal`: the same shape everywhere. */
+export interface Principal {
+  readonly id: string;
+  readonly roles: readonly string[];
+  readonly scopes: readonly string[];
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly strategy: StrategyName;
+  /** `jti` (stateless) or the session id (stateful, session). */
+  readonly sessionId: string | null;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  /** When the user last proved who they are (password, passkey…). */
+  readonly authenticatedAt: Date;
+  /** When roles/scopes/claims were last loaded from the source of truth. */
+  readonly loadedAt: Date;
+}
+
+/** What `req.auth.login()` resolves to. */
+export interface Issued {
+  /** The bearer token, when the strategy issues one (JWT strategies); `null` for cookie sessions. */
+  readonly token: string | null;
+  readonly expiresAt: Date;
+  readonly sessionId: string | null;
+  /** Opaque refresh token, when refresh tokens are configured and the client is not a browser. */
+  readonly refreshToken?: string;
+}
+
+export type CarrierKind = 'header' | 'cookie';
+
+/** Cookie options shared by every cookie carrier. */
+export interface CookieOptions {
+  /** Cookie name. @default '__Host-ep' for JWT strategies, '__Host-sid' for sessions ('ep' / 'sid' when not secure) */
+  name?: string;
+  /** `Secure` flag. Only an explicit `false` turns it off (plain-http localhost). @default true */
+  secure?: boolean;
+  /** @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** Ignored when `secure` (the `__Host-` prefix requires no Domain). */
+  domain?: string;
+  /** @default '/' */
+  path?: string;
+}
+
+/**
+ * The small contract every server-side store fulfils. Values are opaque strings; every key carries a TTL.
+ * Methods reject with `StoreUnavailableError` when the backend cannot answer in time.
+ */
+export interface StateStore {
+  readonly kind: 'redis' | 'memory';
+  readonly prefix: string;
+  get(key: string): Promise<string | null>;
+  /** Reads several keys in one round trip; missing keys come back as `null`. */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  touch(key: string, ttlMs: number): Promise<void>;
+  /** Per-subject index: lets `revokeAll` find a subject's sessions without scanning the keyspace. */
+  indexAdd(subject: string, member: string, ttlMs: number): Promise<void>;
+  indexMembers(subject: string): Promise<string[]>;
+  indexRemove(subject: string, members: readonly string[]): Promise<void>;
+  /** The express-session Store over the same backend and prefix (connect-redis for Redis). */
+  sessionStore(): ExpressSessionStore;
+  /** Publish/subscribe for cache invalidation between instances (absent: single-instance store). */
+  readonly pubsub?: PubSub;
+  close(): Promise<void>;
+}
+
+export interface PubSub {
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once subscribed. `onState` reports subscription health so callers can fail closed. */
+  subscribe(channel: string, onMessage: (message: string) => void, onState: (up: boolean) => void): Promise<() => Promise<void>>;
+}
+
+/** The encrypted cookie-only "store": the session lives in the cookie itself. */
+export interface CookieStore {
+  readonly kind: 'cookie';
+  seal(plaintext: string): string;
+  /** Returns `null` for anything that does not decrypt with one of the keys. */
+  open(sealed: string): string | null;
+}
+
+export type AnyStore = StateStore | CookieStore;
+
+/** Where a credential was found; guards use it to pick the RFC 6750 answer. */
+export interface Found {
+  readonly carrier: CarrierKind;
+}
+
+export interface Authenticated {
+  readonly principal: Principal;
+  readonly carrier: CarrierKind;
+}
+
+/**
+ * A strategy: one point in the carrier × envelope × state grid.
+ * `authenticate` returns null for "no credential", throws an `AuthError` for a bad one;
+ * anything else it throws is infrastructure and becomes a 503.
+ */
+export interface Strategy {
+  readonly name: StrategyName;
+  readonly carriers: readonly CarrierKind[];
+  /** Whether a credential for this strategy is present at all (cheap, no crypto, no I/O). */
+  present(req: Request): CarrierKind | null;
+  authenticate(req: Request, res: Response): Promise<Authenticated | null>;
+  login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
+  logout(req: Request, res: Response, current: Principal | null): Promise<void>;
+  revokeAll(subject: string): Promise<void>;
+  /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
+  update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
+  /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
+  publicJwks?(): { keys: Record<string, unknown>[] };
+  close(): Promise<void>;
+}
