@@ -149,6 +149,20 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+let cpuSeq = 0;
+/** The server's cumulative CPU time (µs, user + system). */
+function serverCpu(child) {
+  return new Promise((resolve, reject) => {
+    const id = ++cpuSeq;
+    const t = setTimeout(() => { child.off('message', on); reject(new Error('server did not report its CPU time')); }, 5_000);
+    const on = (m) => {
+      if (m?.type === 'cpu' && m.id === id) { clearTimeout(t); child.off('message', on); resolve(m.usage.user + m.usage.system); }
+    };
+    child.on('message', on);
+    child.send({ type: 'cpu', id });
+  });
+}
+
 async function runOne(scenario, opts) {
   const started = Date.now();
   let server;
@@ -163,12 +177,15 @@ async function runOne(scenario, opts) {
     const load = { url: `${base}/me`, connections: opts.connections, headers, pipelining: 1 };
     if (opts.warmup > 0) await cannon({ ...load, duration: opts.warmup });
     const latencies = [];
+    const cpu0 = await serverCpu(server.child);
     const r = await cannon({ ...load, duration: opts.duration }, latencies);
+    const cpu1 = await serverCpu(server.child);
     const sorted = Float64Array.from(latencies).sort();
     const seconds = r.duration > 1000 ? r.duration / 1000 : r.duration; // autocannon reports seconds
     return {
       name: scenario.name, label: scenario.label, kind: scenario.kind, status: 'ok',
       rps: r.requests.total / seconds,
+      cpuUs: (cpu1 - cpu0) / r.requests.total, // server CPU per request (µs), Redis's own CPU not included
       p50: round(percentile(sorted, 50), 3), p99: round(percentile(sorted, 99), 3),
       mean: round(mean(latencies), 3), max: round(sorted[sorted.length - 1], 2),
       non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, requests: r.requests.total,
@@ -206,6 +223,7 @@ function aggregate(list, raw) {
   const baseOk = baseRuns.filter((r) => r.status === 'ok');
   const baseRps = mean(baseOk.map((r) => r.rps));
   const baseP99 = mean(baseOk.map((r) => r.p99));
+  const baseCpu = mean(baseOk.map((r) => r.cpuUs));
   const rows = [];
   for (const s of [baselineScenario, ...list]) {
     const runs = raw.filter((r) => r.name === s.name);
@@ -216,10 +234,13 @@ function aggregate(list, raw) {
     }
     const rps = mean(ok.map((r) => r.rps));
     const p99 = mean(ok.map((r) => r.p99));
+    const cpuUs = mean(ok.map((r) => r.cpuUs));
     rows.push({
       name: s.name, label: s.label, kind: s.kind, status: 'ok',
       rps: round(rps, 0),
       ratio: round(rps / baseRps, 3),
+      cpuUs: round(cpuUs, 1),
+      cpuRatio: round(baseCpu / cpuUs, 3), // baseline CPU/request over this one's (less sensitive to other load than req/s)
       p50: round(mean(ok.map((r) => r.p50)), 2),
       p99: round(p99, 2),
       dp99: round(p99 - baseP99, 2), // p99 minus the baseline's mean p99 (target: ≤ 1 ms)
@@ -232,6 +253,7 @@ function aggregate(list, raw) {
   const baseline = {
     rps: round(baseRps, 0),
     p99: round(baseP99, 2),
+    cpuUs: round(baseCpu, 1),
     runs: baseRuns.map((r) => (r.status === 'ok' ? round(r.rps, 0) : null)),
     spread: baseOk.length ? round((Math.max(...baseOk.map((r) => r.rps)) - Math.min(...baseOk.map((r) => r.rps))) / baseRps, 3) : null,
   };
@@ -241,10 +263,10 @@ function aggregate(list, raw) {
 // ------------------------------------------------------------------------------------------- output
 
 function table(rows) {
-  const head = ['scenario', 'kind', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'Δp99', 'non2xx'];
+  const head = ['scenario', 'kind', 'req/s', 'ratio', 'cpu µs/req', 'cpu ratio', 'p50 ms', 'p99 ms', 'Δp99', 'non2xx'];
   const body = rows.map((r) => (r.status === 'ok'
-    ? [r.name, r.kind, String(r.rps), r.ratio.toFixed(2), r.p50.toFixed(2), r.p99.toFixed(2), (r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2), String(r.non2xx + (r.errors ? ` (+${r.errors} err)` : ''))]
-    : [r.name, r.kind, 'error', '', '', '', '', r.error]));
+    ? [r.name, r.kind, String(r.rps), r.ratio.toFixed(2), r.cpuUs.toFixed(0), r.cpuRatio.toFixed(2), r.p50.toFixed(2), r.p99.toFixed(2), (r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2), String(r.non2xx + (r.errors ? ` (+${r.errors} err)` : ''))]
+    : [r.name, r.kind, 'error', '', '', '', '', '', '', r.error]));
   const last = head.length - 1;
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (i === last ? 0 : b[i].length))));
   const line = (cells) => cells.map((c, i) => (i === 0 || i === 1 || i === last ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
@@ -260,11 +282,11 @@ function markdown(result) {
       + `Baseline (plain Express, no auth): ${baseline.rps} req/s, mean of ${baseline.runs.length} interleaved runs `
       + `(spread ${baseline.spread == null ? 'n/a' : `${Math.round(baseline.spread * 100)} %`}).`,
     '',
-    '| scenario | kind | req/s | × baseline | p50 ms | p99 ms | p99 − baseline p99 | non-2xx |',
-    '|---|---|--:|--:|--:|--:|--:|--:|',
+    '| scenario | kind | req/s | × baseline | server CPU µs/req | × baseline (CPU) | p50 ms | p99 ms | p99 − baseline p99 | non-2xx |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows.map((r) => (r.status === 'ok'
-      ? `| ${r.label} | ${r.kind} | ${r.rps} | ${r.ratio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2)} | ${r.non2xx} |`
-      : `| ${r.label} | ${r.kind} | error | | | | | ${r.error.replace(/\|/g, '\\|')} |`)),
+      ? `| ${r.label} | ${r.kind} | ${r.rps} | ${r.ratio.toFixed(2)} | ${r.cpuUs.toFixed(0)} | ${r.cpuRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2)} | ${r.non2xx} |`
+      : `| ${r.label} | ${r.kind} | error | | | | | | | ${r.error.replace(/\|/g, '\\|')} |`)),
     '',
   ];
   return lines.join('\n');
@@ -321,6 +343,8 @@ async function main() {
   const buildError = ensureBuild(opts.build);
   const { list, runs } = plan(opts);
   const perRun = opts.warmup + opts.duration + 0.7;
+  const load0 = os.loadavg()[0];
+  if (load0 > 0.7) process.stderr.write(`warning: load average ${load0.toFixed(2)} before the run — other processes are using the CPU; expect noisy req/s (the CPU-per-request columns are steadier)\n`);
   process.stderr.write(`${runs.length} runs × ~${perRun.toFixed(1)} s ≈ ${Math.ceil((runs.length * perRun) / 60)} min`
     + `${pinned ? ' (load generator on core 0, server on core 1)' : ' (not pinned)'}\n`);
 
@@ -329,7 +353,7 @@ async function main() {
     process.stderr.write(`[${String(i + 1).padStart(2)}/${runs.length}] ${s.name.padEnd(36)} `);
     const r = s.kind === 'ours' && buildError ? { name: s.name, label: s.label, kind: s.kind, status: 'error', error: buildError } : await runOne(s, opts);
     raw.push(r);
-    process.stderr.write(r.status === 'ok' ? `${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.non2xx ? `  non2xx ${r.non2xx}` : ''}\n` : `error: ${r.error}\n`);
+    process.stderr.write(r.status === 'ok' ? `${Math.round(r.rps)} req/s  ${Math.round(r.cpuUs)} µs cpu/req  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.non2xx ? `  non2xx ${r.non2xx}` : ''}\n` : `error: ${r.error}\n`);
     await sleep(200);
   }
 
@@ -346,6 +370,8 @@ async function main() {
     mode: opts.quick ? 'quick' : 'full',
     duration: opts.duration, warmup: opts.warmup, connections: opts.connections, passes: opts.passes,
     pinned,
+    loadavgBefore: round(load0, 2),
+    loadavgAfter: round(os.loadavg()[0], 2),
   };
   const result = { meta, baseline, rows, raw };
 
