@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { configError, InvalidCredentialError } from '../errors';
+import { configError, CredentialExpiredError, InvalidCredentialError } from '../errors';
 import { isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
@@ -54,7 +54,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
         await save(sid, record);
       }
     } catch (err) {
-      if (err instanceof InvalidCredentialError === false) await store.delete(recordKey(sid)).catch(() => undefined);
+      if (err instanceof CredentialExpiredError) await store.delete(recordKey(sid)).catch(() => undefined);
       throw err;
     }
     return { principal: recordPrincipal(record, 'stateful-jwt', sid), carrier: found.carrier };
