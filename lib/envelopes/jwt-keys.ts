@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import { configError } from '../errors';
+import { isWeakSecret } from './secrets';
 
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
@@ -36,11 +37,6 @@ export interface ResolvedKey {
   readonly verifyKey: KeyObject;
   readonly signKey: KeyObject | undefined;
 }
-
-const WEAK_SECRETS = new Set([
-  'secret', 'changeme', 'change-me', 'password', 'jwt-secret', 'jwtsecret', 'your-256-bit-secret',
-  'supersecret', 'mysecret', 'keyboard cat', 'shhhhh', 'development', 'test', 'default', '12345678901234567890123456789012',
-]);
 
 const ALL: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
 const EC_ALG: Record<string, JwtAlgorithm> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
@@ -95,7 +91,7 @@ function secretKey(input: KeyInput, label: string): KeyObject {
   if (key.type !== 'secret') throw configError(`${label}: \`secret\` must be a string, Buffer or secret KeyObject`);
   const bytes = key.export();
   if (bytes.length < 32) throw configError(`${label}: HS secrets must be at least 32 bytes (got ${bytes.length}); generate one with \`openssl rand -base64 48\``);
-  if (WEAK_SECRETS.has(bytes.toString('utf8').toLowerCase()) || new Set(bytes).size < 8) {
+  if (isWeakSecret(bytes.toString('latin1'))) {
     throw configError(`${label}: the secret is a well-known or low-entropy value; generate one with \`openssl rand -base64 48\``);
   }
   return key;

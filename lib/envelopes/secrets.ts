@@ -1,6 +1,24 @@
 import { configError } from '../errors';
 
-const WEAK = new Set(['secret', 'changeme', 'change-me', 'keyboard cat', 'password', 'session-secret', 'supersecret', 'mysecret']);
+const WEAK = new Set([
+  'secret', 'changeme', 'change-me', 'keyboard cat', 'password', 'session-secret', 'supersecret', 'mysecret', 'jwt-secret', 'jwtsecret',
+  'your-256-bit-secret', 'shhhhh', 'development', 'test', 'default', '12345678901234567890123456789012',
+]);
+
+/**
+ * A well-known value, fewer than 8 distinct characters, or a short value repeated to reach the length
+ * check ('keyboard cat keyboard cat keyboard cat', 'changeme'.repeat(4)). Used for every HS and cookie secret.
+ */
+export function isWeakSecret(secret: string): boolean {
+  if (WEAK.has(secret.toLowerCase()) || new Set(secret).size < 8) return true;
+  const s = secret.toLowerCase();
+  for (let period = 1; period <= s.length / 2; period += 1) {
+    let repeats = true;
+    for (let i = period; i < s.length && repeats; i += 1) repeats = s[i] === s[i - period];
+    if (repeats) return true;
+  }
+  return false;
+}
 
 /** Checks cookie-signing / encryption secrets: each at least 32 bytes, none well known. First one signs. */
 export function checkSecrets(input: string | string[] | undefined, field: string): string[] {
@@ -10,7 +28,7 @@ export function checkSecrets(input: string | string[] | undefined, field: string
     if (typeof secret !== 'string' || Buffer.byteLength(secret) < 32) {
       throw configError(`${field}: every secret must be a string of at least 32 bytes; generate one with \`openssl rand -base64 48\``);
     }
-    if (WEAK.has(secret.toLowerCase()) || new Set(secret).size < 8) throw configError(`${field}: a well-known or low-entropy secret`);
+    if (isWeakSecret(secret)) throw configError(`${field}: a well-known or low-entropy secret`);
   }
   return [...list];
 }
