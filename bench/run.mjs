@@ -377,6 +377,10 @@ async function main() {
 
   console.log(`\nbaseline: ${baseline.rps} req/s (runs ${baseline.runs.join(', ')}; spread ${baseline.spread == null ? 'n/a' : `${Math.round(baseline.spread * 100)} %`})\n`);
   console.log(table(rows));
+  if (baseline.spread > 0.2) {
+    console.log(`\nwarning: the baseline moved by ${Math.round(baseline.spread * 100)} % between its runs (load average ${meta.loadavgBefore} → ${meta.loadavgAfter}): `
+      + 'something else used the CPU; the req/s ratios are unreliable in this run — read the cpu ratio column or rerun on a quiet machine.');
+  }
 
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(path.join(opts.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
