@@ -31,7 +31,9 @@ export function tokenCarrier(carrier: CarrierKind | CarrierKind[] | undefined, c
       return null;
     },
     read(req) {
-      const bearer = header ? readBearer(req, DEFAULT_MAX_CREDENTIAL_BYTES) : null;
+      // principal() has already refused Authorization values over its (configurable) maxCredentialBytes
+      // before any strategy runs; a second, fixed 8 KB cap here would overrule a larger configured one.
+      const bearer = header ? readBearer(req, Infinity) : null;
       if (bearer !== null) return { token: bearer, carrier: 'header' };
       const value = cookie ? readCookie(req, cookie, DEFAULT_MAX_CREDENTIAL_BYTES) : null;
       return value === null ? null : { token: value, carrier: 'cookie' };
