@@ -6,6 +6,7 @@
 //   node bench/run.mjs --quick --smoke   exit 1 unless every scenario ran with throughput > 0 and no non-2xx
 //
 // Options: --passes N (N passes, alternate passes in reverse order; default 1), --duration S, --warmup S,
+//          --nice N (run server and load generator N steps above normal priority, needs root; for shared machines),
 //          --connections N, --only a,b,c (scenario names; the baseline always runs), --build (force `npm run build`),
 //          --no-build (never build), --out DIR (default bench/results; bench/results/tmp with --smoke).
 //
@@ -27,7 +28,7 @@ const root = path.resolve(here, '..');
 
 function parseArgs(argv) {
   let outGiven = false;
-  const opts = { quick: false, smoke: false, passes: 1, connections: 10, only: null, build: 'auto', out: path.join(here, 'results') };
+  const opts = { quick: false, smoke: false, passes: 1, nice: 0, connections: 10, only: null, build: 'auto', out: path.join(here, 'results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--duration') opts.duration = Number(val());
     else if (a === '--warmup') opts.warmup = Number(val());
     else if (a === '--connections') opts.connections = parseInt(val(), 10);
+    else if (a === '--nice') opts.nice = parseInt(val(), 10);
     else if (a === '--only') opts.only = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--build') opts.build = 'always';
     else if (a === '--no-build') opts.build = 'never';
@@ -52,7 +54,7 @@ function parseArgs(argv) {
 
 function readmeHint() {
   return 'usage: node bench/run.mjs [--quick] [--smoke] [--passes N] [--duration S] [--warmup S] '
-    + '[--connections N] [--only a,b] [--build|--no-build] [--out DIR]\nscenarios: ' + all.map((s) => s.name).join(', ');
+    + '[--connections N] [--nice N] [--only a,b] [--build|--no-build] [--out DIR]\nscenarios: ' + all.map((s) => s.name).join(', ');
 }
 
 // ------------------------------------------------------------------------------------------- helpers
@@ -85,10 +87,11 @@ function ensureBuild(mode) {
 
 /** Start bench/server.mjs <name> pinned to core 1; resolve { child, port, credential } or reject. */
 function startServer(name) {
-  const args = [path.join(here, 'server.mjs'), name];
-  const cmd = hasTaskset ? 'taskset' : process.execPath;
-  const argv = hasTaskset ? ['-c', '1', process.execPath, ...args] : args;
-  const child = spawn(cmd, argv, {
+  // The child inherits this process's priority (--nice) and gets its own core.
+  let argv = [process.execPath, path.join(here, 'server.mjs'), name];
+  if (hasTaskset) argv = ['taskset', '-c', '1', ...argv];
+  const [cmd, ...rest] = argv;
+  const child = spawn(cmd, rest, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
@@ -340,6 +343,10 @@ function svg(result) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const pinned = pinSelf();
+  if (opts.nice) {
+    try { os.setPriority(process.pid, -opts.nice); opts.niceApplied = true; }
+    catch (err) { process.stderr.write(`--nice ${opts.nice}: cannot raise priority (${err.code ?? err.message}); running at normal priority\n`); }
+  }
   const buildError = ensureBuild(opts.build);
   const { list, runs } = plan(opts);
   const perRun = opts.warmup + opts.duration + 0.7;
@@ -370,6 +377,7 @@ async function main() {
     mode: opts.quick ? 'quick' : 'full',
     duration: opts.duration, warmup: opts.warmup, connections: opts.connections, passes: opts.passes,
     pinned,
+    priorityBoost: opts.niceApplied ? opts.nice : 0,
     loadavgBefore: round(load0, 2),
     loadavgAfter: round(os.loadavg()[0], 2),
   };
