@@ -1,0 +1,8 @@
+/** Small server-rendered pages (admin, errors) in the same look as public/index.html. */
+export function renderPage(title: string, body: string, code: string | null): string {
+  const esc = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc}</title><link rel="stylesheet" href="/style.css"></head>
+<body${code ? ` data-code="${code}"` : ''}><main><h1 id="page-title">${esc}</h1>${body}</main></body></html>`;
+}

@@ -1,0 +1,112 @@
+// The whole client: plain fetch() calls against the example's API. No token is ever handled here:
+// the credential lives in an HttpOnly cookie that the browser attaches by itself.
+'use strict';
+const $ = (id) => document.getElementById(id);
+let settings = null;
+
+async function api(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { title: text }; }
+  return { status: res.status, data };
+}
+
+function when(iso) {
+  const d = new Date(iso);
+  const s = Math.round((d.getTime() - Date.now()) / 1000);
+  const rel = Math.abs(s) < 60 ? `${Math.abs(s)} s` : Math.abs(s) < 3600 ? `${Math.round(Math.abs(s) / 60)} min` : `${(Math.abs(s) / 3600).toFixed(1)} h`;
+  return `${d.toLocaleString()} (${s > 0 ? 'in ' + rel : rel + ' ago'})`;
+}
+
+function showCookieJar() {
+  $('doc-cookie').textContent = JSON.stringify(document.cookie);
+  if (settings) {
+    $('cookie-name').textContent = settings.cookieName;
+    $('doc-cookie-note').textContent = document.cookie.includes(settings.cookieName + '=')
+      ? 'the session cookie is readable from JavaScript!'
+      : `— no "${settings.cookieName}" in it: the session cookie is HttpOnly, scripts cannot read it.`;
+  }
+}
+
+function showLoggedOut(message) {
+  $('principal-panel').hidden = true;
+  $('login-panel').hidden = false;
+  $('cookie-flags').textContent = '(log in to see them)';
+  if (message) { $('login-error').textContent = message; $('login-error').hidden = false; }
+  document.body.dataset.state = 'logged-out';
+  showCookieJar();
+}
+
+async function loadMe() {
+  const { status, data } = await api('GET', '/api/me');
+  if (status !== 200) { showLoggedOut(status === 401 ? '' : `GET /api/me answered ${status} ${data && data.code}`); return; }
+  const p = data.principal;
+  $('p-id').textContent = p.id;
+  $('p-strategy').textContent = p.strategy;
+  $('p-roles').innerHTML = '';
+  for (const r of p.roles) { const s = document.createElement('span'); s.className = 'role'; s.textContent = r; $('p-roles').append(s); }
+  $('p-session').textContent = p.sessionId || '—';
+  $('p-issued').textContent = when(p.issuedAt);
+  $('p-expires').textContent = when(p.expiresAt);
+  $('p-authenticated').textContent = when(p.authenticatedAt);
+  $('p-loaded').textContent = `${when(p.loadedAt)} — data age ${(p.dataAgeMs / 1000).toFixed(1)} s`;
+  $('p-carrier').textContent = p.carrier === 'cookie' ? `cookie "${settings.cookieName}" (HttpOnly)` : 'Authorization: Bearer header';
+  $('cookie-flags').textContent = data.cookie ? data.cookie.attributes.join('; ') : '(issued before this server started showing it)';
+  $('login-panel').hidden = true;
+  $('login-error').hidden = true;
+  $('principal-panel').hidden = false;
+  document.body.dataset.state = 'logged-in';
+  document.body.dataset.roles = p.roles.join(',');
+  showCookieJar();
+}
+
+async function init() {
+  settings = (await api('GET', '/api/config')).data;
+  $('cfg-strategy').textContent = settings.strategy;
+  $('cfg-storage').textContent = settings.storage;
+  $('demote-explain').textContent = settings.demoteBy === 'update'
+    ? 'Demote uses auth.update(subject, { roles }): the session record in the store changes, and the next request of every session of this user sees it.'
+    : 'Demote re-issues the credential with fewer roles (req.auth.login): the claims travel inside the token/cookie, so the server cannot change them in place.';
+  if (!settings.canRevokeAll) {
+    $('logout-everywhere-button').disabled = true;
+    $('logout-everywhere-button').title = 'cookie-only sessions have no server state to revoke (needs a revocation store)';
+  }
+  if (settings.strategy === 'session-cookie') $('bearer-explain').hidden = true;
+
+  for (const b of document.querySelectorAll('button.fill')) {
+    b.addEventListener('click', () => { $('username').value = b.dataset.user; $('password').value = b.dataset.pass; });
+  }
+  $('login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const { status, data } = await api('POST', '/login', { username: $('username').value, password: $('password').value });
+    if (status !== 200) { $('login-error').textContent = (data && data.title) || `login failed (${status})`; $('login-error').hidden = false; return; }
+    $('password').value = '';
+    await loadMe();
+  });
+  $('logout-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const { status, data } = await api('POST', '/logout');
+    if (status !== 204) { $('action-result').textContent = `logout answered ${status} ${data && data.code}`; return; }
+    $('action-result').textContent = '';
+    showLoggedOut('');
+  });
+  $('refresh-button').addEventListener('click', () => loadMe());
+  $('demote-button').addEventListener('click', async () => {
+    const { status, data } = await api('POST', '/api/demote');
+    $('action-result').textContent = status === 200
+      ? `demoted by ${data.method} (${data.changed} session(s) changed); this panel is the next request:`
+      : `demote answered ${status} ${data && data.code}`;
+    await loadMe();
+  });
+  $('logout-everywhere-button').addEventListener('click', async () => {
+    const { status, data } = await api('POST', '/api/logout-everywhere');
+    if (status !== 200) { $('action-result').textContent = `log out everywhere answered ${status}: ${data && data.title}`; return; }
+    showLoggedOut('Logged out everywhere: every session of this user was revoked.');
+  });
+  await loadMe();
+}
+
+init().catch((err) => { document.body.dataset.state = 'error'; console.error(err); });
