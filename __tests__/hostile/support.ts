@@ -3,7 +3,7 @@
  * hand-made JWTs (node:crypto only, so nothing "helpfully" normalises what we forge), and small utilities.
  */
 import { createHmac, randomBytes, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AuthError, requireAuth, requireRole, type PrincipalMiddleware } from '../../lib';
@@ -138,4 +138,43 @@ export function cookiePair(setCookie: string[] | string | undefined, name: strin
   const list = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
   const found = list.find((c) => c.startsWith(`${name}=`));
   return found === undefined ? null : (found.split(';')[0] as string);
+}
+
+/* ---------------------------------------------------------------- a fast keep-alive client (for floods and fuzzing) */
+
+export interface Listening {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The app on a real loopback port (large headers allowed, so the app, not Node, decides about size). */
+export async function listen(app: express.Express): Promise<Listening> {
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+export const closeAgent = (): void => agent.destroy();
+
+/** One request over a shared keep-alive agent; resolves with status and parsed JSON body (or text). */
+export function send(url: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try { body = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
