@@ -12,6 +12,11 @@ export interface AuthContext {
   login(identity: Identity): Promise<Issued>;
   /** Ends the current session: deletes or revokes server state and clears the cookie. */
   logout(): Promise<void>;
+  /**
+   * Rotates the refresh token (cookie, or `req.body.refreshToken`) and issues a new access token
+   * (`statelessJwt({ refresh })`). Single-use: a replay after the grace window revokes the whole family (ERR_REFRESH_REUSED).
+   */
+  refresh(): Promise<Issued>;
 }
 
 /** What guards need from the middleware that ran before them. */

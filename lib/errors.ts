@@ -4,6 +4,7 @@ export type AuthErrorCode =
   | 'ERR_INVALID_CREDENTIAL'
   | 'ERR_CREDENTIAL_EXPIRED'
   | 'ERR_CREDENTIAL_REVOKED'
+  | 'ERR_REFRESH_REUSED'
   | 'ERR_CREDENTIAL_TOO_LARGE'
   | 'ERR_CREDENTIAL_CONFLICT'
   | 'ERR_LOGIN_REQUIRED'
@@ -18,6 +19,7 @@ const STATUS: Record<AuthErrorCode, number> = {
   ERR_INVALID_CREDENTIAL: 401,
   ERR_CREDENTIAL_EXPIRED: 401,
   ERR_CREDENTIAL_REVOKED: 401,
+  ERR_REFRESH_REUSED: 401,
   ERR_CREDENTIAL_TOO_LARGE: 431,
   ERR_CREDENTIAL_CONFLICT: 400,
   ERR_LOGIN_REQUIRED: 401,
@@ -64,6 +66,15 @@ export class CredentialExpiredError extends AuthError {
 }
 export class CredentialRevokedError extends AuthError {
   constructor() { super('ERR_CREDENTIAL_REVOKED', 'Credential revoked'); }
+}
+/** A refresh token was presented again after its grace window: treated as theft, its whole family is revoked. */
+export class RefreshReusedError extends AuthError {
+  /** The subject whose refresh family was revoked (for logs; not part of the response). */
+  readonly subject: string;
+  constructor(subject: string) {
+    super('ERR_REFRESH_REUSED', 'Refresh token reused; every session of this login was ended');
+    this.subject = subject;
+  }
 }
 export class CredentialTooLargeError extends AuthError {
   constructor() { super('ERR_CREDENTIAL_TOO_LARGE', 'Credential too large'); }

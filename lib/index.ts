@@ -28,3 +28,7 @@ export type {
 export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
 export type { ClaimMapping } from './claims';
 export type { RoleHierarchy } from './roles';
+export { REISSUED_TOKEN_HEADER } from './freshness';
+export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
+export type { RefreshOptions } from './refresh/refresh-tokens';
+export { RefreshReusedError } from './errors';

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { CarrierKind, Identity, Issued, Principal, Strategy } from './types';
-import { AuthError, CredentialTooLargeError, CsrfError, configError, toAuthError } from './errors';
+import { AuthError, CredentialTooLargeError, CsrfError, NotSupportedError, configError, toAuthError } from './errors';
 import { DEFAULT_MAX_CREDENTIAL_BYTES } from './carriers/header';
 import { isCrossSite } from './carriers/csrf';
 import { resolveHierarchy, type RoleHierarchy } from './roles';
 import { internals, type AuthContext, type Internals } from './context';
+import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
 
 export interface PrincipalOptions {
   /** The strategy (or several, tried in order: the first whose credential is present wins). */
@@ -20,6 +21,8 @@ export interface PrincipalOptions {
   maxCredentialBytes?: number;
   /** `realm` of RFC 6750 challenges. @default 'api' */
   realm?: string;
+  /** Reload roles/scopes/claims older than `maxAge` (single-flight per subject) and re-issue the credential (lib/freshness.ts). */
+  refreshPrincipal?: RefreshPrincipalOptions;
 }
 
 /** Typed events for logs and metrics; never carry a raw credential. */
@@ -28,7 +31,10 @@ export interface PrincipalEvents {
   rejected: [code: AuthError['code'], strategy: Strategy['name'] | null];
   login: [principal: { id: string; sessionId: string | null }];
   logout: [principal: { id: string; sessionId: string | null }];
-  revoked: [subject: string];
+  /** `reason`: 'revokeAll', 'gone' (refreshPrincipal.load returned null), 'refresh-reused' (theft detected). */
+  revoked: [subject: string, reason: RevokedReason];
+  refreshed: [event: RefreshedEvent];
+  rehydrated: [event: RehydratedEvent];
 }
 
 export interface PrincipalMiddleware extends RequestHandler {
@@ -38,6 +44,8 @@ export interface PrincipalMiddleware extends RequestHandler {
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
   /** Express handler serving the public keys as a JWKS (mount at /.well-known/jwks.json). */
   jwks(): RequestHandler;
+  /** Ready refresh endpoint (POST): rotates the refresh token, answers `{ token, expiresAt, refreshToken? }`. */
+  refreshHandler(): RequestHandler;
   on<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => void): PrincipalMiddleware;
   off<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => void): PrincipalMiddleware;
   /** Releases timers and subscriptions the middleware owns (never your Redis client). */
@@ -66,6 +74,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   const acceptsHeader = strategies.some((s) => s.carriers.includes('header'));
   const usesCookie = strategies.some((s) => s.carriers.includes('cookie'));
   const events = new EventEmitter();
+  const fresh = options.refreshPrincipal === undefined ? null : freshness(options.refreshPrincipal, {
+    rehydrated: (e) => events.emit('rehydrated', e),
+    revoked: (subject, reason) => events.emit('revoked', subject, reason),
+  });
 
   function refuseCrossSite(req: Request): void {
     if (usesCookie && isCrossSite(req, trusted)) throw new CsrfError();
@@ -86,7 +98,9 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     // A cookie sent by another site's form is ambient authority, not intent: ignore it.
     if (carrier === 'cookie') refuseCrossSite(req);
     const result = await strategy.authenticate(req, res);
-    if (result !== null) setResult(result.principal, strategy);
+    if (result === null) return;
+    setResult(result.principal, strategy);
+    if (fresh) setResult(await fresh.ensure(req, res, strategy, result.principal), strategy);
   }
 
   const middleware = ((req: Request, res: Response, next: NextFunction) => {
@@ -108,6 +122,25 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
         await (current ?? primary).logout(req, res, who);
         res.setHeader('Cache-Control', 'no-store');
         if (who) events.emit('logout', { id: who.id, sessionId: who.sessionId });
+      }),
+      refresh: () => act(req, async () => {
+        // The refresh token may come from a cookie: a cross-site POST is never a refresh.
+        if (isCrossSite(req, trusted)) throw new CsrfError();
+        const strategy = strategies.find((s) => s.refresh !== undefined);
+        if (!strategy?.refresh) throw new NotSupportedError('refresh tokens need statelessJwt({ refresh: { store } })');
+        try {
+          let subject = '';
+          const issued = await strategy.refresh(req, res, (snapshot) => {
+            subject = snapshot.id;
+            return fresh ? fresh.load(snapshot.id) : Promise.resolve(snapshot);
+          });
+          events.emit('refreshed', { id: subject, strategy: strategy.name, sessionId: issued.sessionId, expiresAt: issued.expiresAt });
+          return issued;
+        } catch (err) {
+          const subject = reuseSubject(err);
+          if (subject !== null) events.emit('revoked', subject, 'refresh-reused');
+          throw err;
+        }
       }),
     };
     req.principal = null;
@@ -139,7 +172,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     await Promise.all(strategies.map((s) => s.revokeAll(subject).catch((err: unknown) => {
       if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || strategies.length === 1) throw toAuthError(err);
     })));
-    events.emit('revoked', subject);
+    events.emit('revoked', subject, 'revokeAll');
   };
   middleware.update = async (subject, patch) => {
     let changed = 0;
@@ -154,6 +187,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
       res.type('application/jwk-set+json').send(JSON.stringify(body));
     };
   };
+  middleware.refreshHandler = () => refreshHandler();
   middleware.on = (event, listener) => { events.on(event, listener as (...args: unknown[]) => void); return middleware; };
   middleware.off = (event, listener) => { events.off(event, listener as (...args: unknown[]) => void); return middleware; };
   middleware.close = async () => {

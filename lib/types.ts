@@ -123,5 +123,13 @@ export interface Strategy {
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
+  /**
+   * Internal (refreshPrincipal): replaces the current credential's roles/scopes/claims with freshly loaded ones
+   * (stateful: rewrites the record; stateless: re-issues the token) and returns the new Principal
+   * (`loadedAt` = now, `authenticatedAt` unchanged).
+   */
+  rehydrate?(req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal>;
+  /** Internal (refresh tokens): rotates the presented refresh token and issues a new access token. */
+  refresh?(req: Request, res: Response, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<Issued>;
   close(): Promise<void>;
 }

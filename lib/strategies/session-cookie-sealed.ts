@@ -5,7 +5,7 @@ import { configError, CredentialRevokedError, InvalidCredentialError, NotSupport
 import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
 import { isStateStore } from '../state/store-kind';
 import { storeRevocation } from '../state/revocation';
-import { checkRecord, newRecord, parseRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
+import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
@@ -53,7 +53,8 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   }
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
-    const authAt = previous !== null && previous.id === identity.id ? previous.authenticatedAt.getTime() : Date.now();
+    // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
+    const authAt = Date.now();
     const sealed: SealedSession = { ...newRecord(identity, timeouts, authAt), sid: randomBytes(18).toString('base64url') };
     write(res, sealed);
     return { token: null, expiresAt: new Date(sealed.absExp), sessionId: sealed.sid };
@@ -74,6 +75,13 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
     async revokeAll(subject) {
       if (!revocation) throw new NotSupportedError('revokeAll with cookieStore needs sessionCookie({ revocation: redisStore(...) })');
       await revocation.revokeAll(subject, timeouts.absoluteMs);
+    },
+    /** refreshPrincipal: re-seals the cookie with the freshly loaded data (loadedAt = now). */
+    async rehydrate(req, res, _current, identity) {
+      const sealed = parseRecord(store.open(readCookie(req, cookie, MAX_COOKIE_BYTES) ?? '') ?? '') as SealedSession;
+      const next: SealedSession = { ...patchRecord(sealed, { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} }), sid: sealed.sid };
+      write(res, next);
+      return recordPrincipal(next, 'session-cookie', next.sid);
     },
     async update() {
       throw new NotSupportedError('a cookie-only session cannot be changed from the server; use refreshPrincipal or a server-side store');

@@ -89,7 +89,8 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   }
 
   async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
-    const authAt = previous !== null && previous.id === identity.id ? previous.authenticatedAt.getTime() : Date.now();
+    // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
+    const authAt = Date.now();
     const record = newRecord(identity, timeouts, authAt);
     const sess = await ensureSession(req, res);
     // A new id at every login: a planted or stolen pre-login id never becomes authenticated.
@@ -123,6 +124,12 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
       const sids = await store.indexMembers(subject);
       await Promise.all(sids.map((sid) => call<void>((cb) => sessionStore.destroy(sid, cb))));
       await store.indexRemove(subject, sids);
+    },
+    /** refreshPrincipal: rewrites this session's record; express-session saves it with the response. */
+    async rehydrate(req, res, _current, identity) {
+      const sess = await ensureSession(req, res);
+      sess.ep = patchRecord(parseRecord(sess.ep), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
+      return recordPrincipal(sess.ep, 'session-cookie', req.sessionID);
     },
     async update(subject, patch) {
       let changed = 0;

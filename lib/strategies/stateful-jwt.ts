@@ -61,7 +61,8 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
   }
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
-    const authAt = previous !== null && previous.id === identity.id ? previous.authenticatedAt.getTime() : Date.now();
+    // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
+    const authAt = Date.now();
     const record = newRecord(identity, timeouts, authAt);
     const sid = randomBytes(18).toString('base64url');
     await save(sid, record);
@@ -92,6 +93,13 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
       const sids = await store.indexMembers(subject);
       await Promise.all(sids.map((sid) => store.delete(recordKey(sid))));
       await store.indexRemove(subject, sids);
+    },
+    /** refreshPrincipal: the freshly loaded data replaces the record's (loadedAt = now). */
+    async rehydrate(_req, _res, current, identity) {
+      const sid = current.sessionId as string;
+      const record = patchRecord(await load(sid, current.id), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
+      await save(sid, record);
+      return recordPrincipal(record, 'stateful-jwt', sid);
     },
     async update(subject, patch) {
       const sids = await store.indexMembers(subject);

@@ -1,12 +1,14 @@
 import type { Request, Response } from 'express';
 import type { Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { configError, CredentialRevokedError, NotSupportedError } from '../errors';
+import { AuthRequiredError, configError, CredentialRevokedError, NotSupportedError } from '../errors';
 import { toMs } from '../duration';
 import { fromPayload, sanitizeIdentity, validateMapping, type ClaimMapping } from '../claims';
 import { storeRevocation, type Revocation } from '../state/revocation';
 import { isStateStore } from '../state/store-kind';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { makePrincipal } from './principal-of';
+import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
+import { REISSUED_TOKEN_HEADER } from '../freshness';
 
 export interface StatelessJwtOptions extends JwtCommonOptions {
   /** Lifetime of issued tokens. @default '15m' */
@@ -15,6 +17,8 @@ export interface StatelessJwtOptions extends JwtCommonOptions {
   claims?: ClaimMapping;
   /** Optional store, used for revocation only (jti deny-list, `revokeAll`). */
   store?: StateStore;
+  /** Rotating refresh tokens (stateless access + stateful refresh): `{ store, ttl: '30d', graceWindow: '10s', cookiePath: '/auth/refresh' }`. */
+  refresh?: RefreshOptions;
 }
 
 /**
@@ -32,6 +36,13 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   }
   const revocation: Revocation | null = options.store ? storeRevocation(options.store) : null;
   const maxLifetimeMs = ttlMs + clockToleranceMs;
+  const refresh = options.refresh === undefined ? null : refreshTokens(options.refresh, {
+    carriers: carrier.kinds,
+    accessCookieSecure: carrier.cookie?.secure,
+    revokeJti: revocation ? (jti, expMs) => revocation.revoke(jti, expMs + clockToleranceMs) : null,
+  });
+  /** Refresh family (`sid` claim) of each authenticated principal: logout and rehydration carry it over. */
+  const families = new WeakMap<Principal, string>();
 
   async function authenticate(req: Request) {
     const found = carrier.read(req);
@@ -43,23 +54,82 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     if (revocation && (await revocation.isRevoked(identity.id, jti, issuedAtMs))) throw new CredentialRevokedError();
     const authenticatedAtMs = typeof payload.auth_time === 'number' ? payload.auth_time * 1000 : issuedAtMs;
     const principal = makePrincipal(identity, 'stateless-jwt', jti, { issuedAtMs, expiresAtMs: expMs, authenticatedAtMs, loadedAtMs: issuedAtMs });
+    if (typeof payload.sid === 'string') families.set(principal, payload.sid);
     return { principal, carrier: found.carrier };
   }
 
-  async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+  /** Signs an access token; login, rehydration and refresh all go through here. `auth_time` is the caller's. */
+  function sign(identity: Identity, authTimeMs: number, familyId: string | null) {
     const id = sanitizeIdentity(identity);
     const claims: Record<string, unknown> = { ...id.claims, sub: id.id, roles: [...id.roles] };
     if (id.scopes.length > 0) claims.scope = id.scopes.join(' ');
-    // A re-issue for the same subject keeps the original login time; a new login starts it now.
-    const authTime = previous !== null && previous.id === id.id ? previous.authenticatedAt.getTime() : Date.now();
-    claims.auth_time = Math.floor(authTime / 1000);
+    const authTime = Math.floor(authTimeMs / 1000);
+    claims.auth_time = authTime;
+    if (familyId !== null) claims.sid = familyId;
     const signed = envelope.sign(claims, ttlMs);
+    const principal = makePrincipal(id, 'stateless-jwt', signed.jti, {
+      issuedAtMs: signed.issuedAtMs, expiresAtMs: signed.expiresAtMs, authenticatedAtMs: authTime * 1000, loadedAtMs: signed.issuedAtMs,
+    });
+    if (familyId !== null) families.set(principal, familyId);
+    return { signed, principal };
+  }
+
+  async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+    // A login is a proof of identity: the login time starts now (re-issues — rehydrate, refresh — keep it).
+    const authTime = Date.now();
+    const oldFamily = previous ? families.get(previous) : undefined;
+    if (refresh && oldFamily !== undefined) await refresh.revokeFamily(oldFamily);
+    const familyId = refresh ? refresh.newFamily() : null;
+    const { signed } = sign(identity, authTime, familyId);
+    let refreshToken: string | undefined;
+    if (refresh && familyId !== null) {
+      const issued = await refresh.issue(identity, authTime, familyId);
+      await refresh.trackAccess(familyId, signed.jti, signed.expiresAtMs);
+      refresh.write(res, issued.token, issued.expiresAtMs - Date.now());
+      if (refresh.deliverBody) refreshToken = issued.token;
+    }
     carrier.write(res, signed.token, signed.expiresAtMs - Date.now());
-    return { token: carrier.kinds.includes('header') ? signed.token : null, expiresAt: new Date(signed.expiresAtMs), sessionId: signed.jti };
+    return {
+      token: carrier.kinds.includes('header') ? signed.token : null, expiresAt: new Date(signed.expiresAtMs), sessionId: signed.jti,
+      ...(refreshToken !== undefined ? { refreshToken } : {}),
+    };
+  }
+
+  /** New roles from refreshPrincipal: a new token, delivered where the old one came from (cookie, or a response header). */
+  async function rehydrate(req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal> {
+    const familyId = families.get(current) ?? null;
+    const { signed, principal } = sign(identity, current.authenticatedAt.getTime(), familyId);
+    if (refresh && familyId !== null) await refresh.trackAccess(familyId, signed.jti, signed.expiresAtMs);
+    if (carrier.present(req) === 'cookie') carrier.write(res, signed.token, signed.expiresAtMs - Date.now());
+    else {
+      res.setHeader(REISSUED_TOKEN_HEADER, signed.token);
+      if (req.headers.origin !== undefined) res.append('Access-Control-Expose-Headers', REISSUED_TOKEN_HEADER);
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    return principal;
+  }
+
+  async function rotate(req: Request, res: Response, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<Issued> {
+    if (!refresh) throw new NotSupportedError('refresh tokens need statelessJwt({ refresh: { store } })');
+    const raw = refresh.read(req);
+    if (raw === null) throw new AuthRequiredError();
+    const rotated = await refresh.rotate(raw, resolve);
+    const { signed } = sign(rotated.identity, rotated.authAtMs, rotated.familyId);
+    await refresh.trackAccess(rotated.familyId, signed.jti, signed.expiresAtMs);
+    refresh.write(res, rotated.token, rotated.expiresAtMs - Date.now());
+    carrier.write(res, signed.token, signed.expiresAtMs - Date.now());
+    res.setHeader('Cache-Control', 'no-store');
+    return {
+      token: carrier.kinds.includes('header') ? signed.token : null, expiresAt: new Date(signed.expiresAtMs), sessionId: signed.jti,
+      ...(refresh.deliverBody ? { refreshToken: rotated.token } : {}),
+    };
   }
 
   async function logout(_req: Request, res: Response, current: Principal | null) {
     if (revocation && current?.sessionId) await revocation.revoke(current.sessionId, current.expiresAt.getTime() + clockToleranceMs);
+    const familyId = current ? families.get(current) : undefined;
+    if (refresh && familyId !== undefined) await refresh.revokeFamily(familyId);
+    refresh?.clear(res);
     carrier.clear(res);
   }
 
@@ -71,13 +141,16 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     login,
     logout,
     async revokeAll(subject) {
-      if (!revocation) throw new NotSupportedError('revokeAll needs statelessJwt({ store }) (a deny-list); without one, tokens live until they expire');
-      await revocation.revokeAll(subject, maxLifetimeMs);
+      if (!revocation && !refresh) throw new NotSupportedError('revokeAll needs statelessJwt({ store }) (a deny-list); without one, tokens live until they expire');
+      await revocation?.revokeAll(subject, maxLifetimeMs);
+      await refresh?.revokeSubject(subject);
     },
     async update() {
       throw new NotSupportedError('stateless tokens carry their claims; use principal({ refreshPrincipal }) to re-issue them');
     },
     publicJwks: () => keys.publicJwks(),
+    rehydrate,
+    refresh: rotate,
     close: async () => { await revocation?.close(); },
   };
 }

@@ -1,0 +1,250 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { CarrierKind, Identity, StateStore } from '../types';
+import { configError, CredentialExpiredError, CredentialRevokedError, InvalidCredentialError, RefreshReusedError } from '../errors';
+import { toMs } from '../duration';
+import { isStateStore } from '../state/store-kind';
+import { cookieAttributes, readCookie, type ResolvedCookie } from '../carriers/cookie';
+
+/** `statelessJwt({ refresh })`: long-lived, single-use, rotating refresh tokens kept (hashed) in a store. */
+export interface RefreshOptions {
+  /** Where refresh tokens live (hashed): `redisStore()` or `memoryStore()`. */
+  store: StateStore;
+  /** Lifetime of each refresh token; every rotation starts a new one. @default '30d' */
+  ttl?: string | number;
+  /** A used token presented again within this window (two tabs refreshing at once) gets the same successor instead of revoking the family. @default '10s' */
+  graceWindow?: string | number;
+  /** Path the refresh cookie is scoped to: mount `auth.refreshHandler()` there. @default '/auth/refresh' */
+  cookiePath?: string;
+  /** Refresh cookie name. @default '__Secure-ep_rt' ('ep_rt' when not secure) */
+  cookieName?: string;
+  /** Secure flag of the refresh cookie. @default the access cookie's, else true */
+  secure?: boolean;
+  /**
+   * Where the refresh token goes: an HttpOnly cookie (browsers) or the `Issued.refreshToken` / JSON body (native clients).
+   * @default 'cookie' when the access token travels in a cookie, 'body' for header-only carriers
+   */
+  deliver?: 'cookie' | 'body' | 'both';
+}
+
+/** What is kept per refresh token, under `rt:t:<sha256(token)>`. Never the token itself. */
+interface RefreshRecord {
+  fam: string;
+  sub: string;
+  roles: string[];
+  scopes: string[];
+  claims: Record<string, unknown>;
+  authAt: number;
+  issuedAt: number;
+  exp: number;
+  used: boolean;
+  usedAt?: number;
+  /** The successor, sealed with a key only the holder of this token can derive (grace-window answers). */
+  succ?: string;
+}
+
+export interface RotatedRefresh {
+  identity: Identity;
+  authAtMs: number;
+  familyId: string;
+  token: string;
+  expiresAtMs: number;
+}
+
+export interface RefreshTokens {
+  readonly deliverCookie: boolean;
+  readonly deliverBody: boolean;
+  newFamily(): string;
+  issue(identity: Identity, authAtMs: number, familyId: string): Promise<{ token: string; expiresAtMs: number }>;
+  /** Remembers an access token issued from a family, so a detected theft can deny it too. */
+  trackAccess(familyId: string, jti: string, expiresAtMs: number): Promise<void>;
+  /**
+   * Single-use rotation. `resolve` may replace the identity snapshot (fresh load) or return null (user gone:
+   * the family is revoked). Throws RefreshReusedError on a replay after the grace window.
+   */
+  rotate(raw: string, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<RotatedRefresh>;
+  revokeFamily(familyId: string): Promise<void>;
+  /** "Log out everywhere": every refresh token of the subject issued before now is refused. */
+  revokeSubject(subject: string): Promise<void>;
+  read(req: Request): string | null;
+  write(res: Response, token: string, ttlMs: number): void;
+  clear(res: Response): void;
+}
+
+const MAX_TOKEN_CHARS = 256;
+const tokenKey = (hash: string) => `rt:t:${hash}`;
+const familyRevokedKey = (fam: string) => `rt:fr:${fam}`;
+const subjectKey = (sub: string) => `rt:s:${sub}`;
+/** Per-family index (through the store's per-subject index): members `t:<hash>` and `a:<jti>:<expMs>`. */
+const familyIndex = (fam: string) => `rt:f:${fam}`;
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+function seal(successor: string, raw: string): string {
+  const key = createHash('sha256').update('ep-refresh-successor\0').update(raw).digest();
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function unseal(sealed: string, raw: string): string | null {
+  try {
+    const bytes = Buffer.from(sealed, 'base64url');
+    const key = createHash('sha256').update('ep-refresh-successor\0').update(raw).digest();
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+function parse(raw: string): RefreshRecord {
+  try {
+    const r = JSON.parse(raw) as RefreshRecord;
+    if (typeof r.fam === 'string' && typeof r.sub === 'string' && typeof r.exp === 'number') return r;
+  } catch { /* fall through */ }
+  throw new InvalidCredentialError();
+}
+
+export interface RefreshContext {
+  /** Carriers of the access token: decide where the refresh token goes by default. */
+  carriers: readonly CarrierKind[];
+  /** The access cookie's Secure flag, when there is one. */
+  accessCookieSecure: boolean | undefined;
+  /** Adds a jti to the access-token deny-list (null: the strategy has no revocation store). */
+  revokeJti: ((jti: string, expiresAtMs: number) => Promise<void>) | null;
+}
+
+export function refreshTokens(options: RefreshOptions, context: RefreshContext): RefreshTokens {
+  if (typeof options !== 'object' || options === null || !isStateStore(options.store)) {
+    throw configError('statelessJwt `refresh.store` must be redisStore() or memoryStore() (refresh tokens are kept server-side, hashed)');
+  }
+  const store = options.store;
+  const ttlMs = toMs(options.ttl ?? '30d', 'refresh.ttl');
+  const graceMs = toMs(options.graceWindow ?? '10s', 'refresh.graceWindow');
+  if (ttlMs <= 0) throw configError('refresh.ttl must be positive');
+  if (graceMs > 60_000) throw configError('refresh.graceWindow above 1 minute lets a stolen token through; keep it short');
+  const path = options.cookiePath ?? '/auth/refresh';
+  if (!path.startsWith('/')) throw configError("refresh.cookiePath must start with '/'");
+  const secure = options.secure ?? context.accessCookieSecure ?? true;
+  const name = options.cookieName ?? (secure ? '__Secure-ep_rt' : 'ep_rt');
+  if (name.startsWith('__Host-')) throw configError('the refresh cookie is path-scoped: a __Host- name (Path=/ only) does not fit');
+  if (name.startsWith('__Secure-') && !secure) throw configError(`refresh cookie '${name}' needs secure: true`);
+  const cookie: ResolvedCookie = { name, secure, sameSite: 'strict', path, domain: undefined };
+  const deliver = options.deliver ?? (context.carriers.includes('cookie') ? (context.carriers.includes('header') ? 'both' : 'cookie') : 'body');
+  if (deliver !== 'cookie' && deliver !== 'body' && deliver !== 'both') throw configError("refresh.deliver must be 'cookie', 'body' or 'both'");
+  const deliverCookie = deliver !== 'body';
+  const deliverBody = deliver !== 'cookie';
+  const inFlight = new Map<string, Promise<RotatedRefresh>>();
+
+  async function issue(identity: Identity, authAtMs: number, familyId: string) {
+    const token = randomBytes(32).toString('base64url');
+    const hash = sha256(token);
+    const now = Date.now();
+    const record: RefreshRecord = {
+      fam: familyId, sub: identity.id, roles: [...(identity.roles ?? [])], scopes: [...(identity.scopes ?? [])],
+      claims: { ...(identity.claims ?? {}) }, authAt: authAtMs, issuedAt: now, exp: now + ttlMs, used: false,
+    };
+    await store.set(tokenKey(hash), JSON.stringify(record), ttlMs);
+    await store.indexAdd(familyIndex(familyId), `t:${hash}`, ttlMs);
+    return { token, expiresAtMs: record.exp };
+  }
+
+  async function revokeFamily(familyId: string) {
+    await store.set(familyRevokedKey(familyId), '1', ttlMs);
+    const members = await store.indexMembers(familyIndex(familyId));
+    await Promise.all(members.map(async (member) => {
+      if (member.startsWith('t:')) await store.delete(tokenKey(member.slice(2)));
+      else if (member.startsWith('a:') && context.revokeJti) {
+        const [, jti, exp] = member.split(':');
+        if (jti && Number(exp) > Date.now()) await context.revokeJti(jti, Number(exp));
+      }
+    }));
+    await store.indexRemove(familyIndex(familyId), members);
+  }
+
+  async function rotateOnce(raw: string, hash: string, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<RotatedRefresh> {
+    const stored = await store.get(tokenKey(hash));
+    if (stored === null) throw new InvalidCredentialError();
+    const record = parse(stored);
+    const now = Date.now();
+    if (record.exp <= now) throw new CredentialExpiredError();
+    const [familyRevoked, subjectMark] = await store.getMany([familyRevokedKey(record.fam), subjectKey(record.sub)]);
+    if (familyRevoked !== null && familyRevoked !== undefined) throw new CredentialRevokedError();
+    if (subjectMark !== null && subjectMark !== undefined && record.issuedAt <= Number(subjectMark)) throw new CredentialRevokedError();
+    const snapshot: Identity = { id: record.sub, roles: record.roles, scopes: record.scopes, claims: record.claims };
+    if (record.used) {
+      const successor = record.succ !== undefined && now - (record.usedAt ?? 0) <= graceMs ? unseal(record.succ, raw) : null;
+      if (successor === null) {
+        // Replayed after its grace window: someone else holds a copy. End the whole login.
+        await revokeFamily(record.fam);
+        throw new RefreshReusedError(record.sub);
+      }
+      const identity = await resolve(snapshot);
+      if (identity === null) {
+        await revokeFamily(record.fam);
+        throw new CredentialRevokedError();
+      }
+      const next = await store.get(tokenKey(sha256(successor)));
+      if (next === null) throw new CredentialRevokedError();
+      return { identity, authAtMs: record.authAt, familyId: record.fam, token: successor, expiresAtMs: parse(next).exp };
+    }
+    const identity = await resolve(snapshot);
+    if (identity === null) {
+      await revokeFamily(record.fam);
+      throw new CredentialRevokedError();
+    }
+    if (identity.id !== record.sub) throw new TypeError('express-principal: refreshPrincipal.load returned an identity with another id');
+    // Successor first, then mark used: a crash in between never strands the user.
+    const successor = await issue(identity, record.authAt, record.fam);
+    const used: RefreshRecord = { ...record, used: true, usedAt: now, succ: seal(successor.token, raw) };
+    // Kept until it would have expired: a later replay must still be recognised as one.
+    await store.set(tokenKey(hash), JSON.stringify(used), Math.max(1, record.exp - now));
+    return { identity, authAtMs: record.authAt, familyId: record.fam, token: successor.token, expiresAtMs: successor.expiresAtMs };
+  }
+
+  return {
+    deliverCookie,
+    deliverBody,
+    newFamily: () => randomBytes(16).toString('base64url'),
+    issue,
+    async trackAccess(familyId, jti, expiresAtMs) {
+      if (context.revokeJti === null) return;
+      await store.indexAdd(familyIndex(familyId), `a:${jti}:${expiresAtMs}`, Math.max(1, expiresAtMs - Date.now()));
+    },
+    rotate(raw, resolve) {
+      if (typeof raw !== 'string' || raw === '' || raw.length > MAX_TOKEN_CHARS) return Promise.reject(new InvalidCredentialError());
+      const hash = sha256(raw);
+      // Concurrent presentations of one token on this instance share a single rotation (same successor).
+      const pending = inFlight.get(hash);
+      if (pending) return pending;
+      const work = rotateOnce(raw, hash, resolve).finally(() => inFlight.delete(hash));
+      inFlight.set(hash, work);
+      return work;
+    },
+    revokeFamily,
+    async revokeSubject(subject) {
+      await store.set(subjectKey(subject), String(Date.now()), ttlMs);
+    },
+    read(req) {
+      if (deliverCookie) {
+        const fromCookie = readCookie(req, cookie, MAX_TOKEN_CHARS * 2);
+        if (fromCookie !== null) return fromCookie;
+      }
+      const body = (req as Request & { body?: unknown }).body;
+      if (deliverBody && typeof body === 'object' && body !== null) {
+        const value = (body as { refreshToken?: unknown }).refreshToken;
+        if (typeof value === 'string') return value;
+      }
+      return null;
+    },
+    write(res, token, ttl) {
+      if (deliverCookie) res.cookie(cookie.name, token, cookieAttributes(cookie, ttl));
+    },
+    clear(res) {
+      if (deliverCookie) res.clearCookie(cookie.name, cookieAttributes(cookie));
+    },
+  };
+}
