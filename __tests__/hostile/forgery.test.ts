@@ -163,12 +163,16 @@ describe('hostile kid values', () => {
           forge({ ...header, alg: 'RS256' }, claims(), rs(attacker.privateKey)),
         ];
         for (const token of candidates) {
-          const started = process.hrtime.bigint();
-          const code = await status(rsApp, token);
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          const label = JSON.stringify(kid).slice(0, 40);
-          expect({ label, code }).toEqual({ label, code: 401 });
-          expect(ms).toBeLessThan(50);
+          // Best of 3: a kid that reaches a file, the network or a shell is slow every time; a busy CI core only sometimes.
+          let best = Infinity;
+          for (let attempt = 0; attempt < 3 && best >= 50; attempt += 1) {
+            const started = process.hrtime.bigint();
+            const code = await status(rsApp, token);
+            best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e6);
+            const label = JSON.stringify(kid).slice(0, 40);
+            expect({ label, code }).toEqual({ label, code: 401 });
+          }
+          expect(best).toBeLessThan(50);
         }
       }
       expect(existsSync(marker)).toBe(false);
