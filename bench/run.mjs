@@ -6,6 +6,7 @@
 //   node bench/run.mjs --quick --smoke   exit 1 unless every scenario ran with throughput > 0 and no non-2xx
 //
 // Options: --passes N (N passes, alternate passes in reverse order; default 1), --duration S, --warmup S,
+//          --paired (baseline in 1-s slices alternating with each scenario's; for busy machines),
 //          --nice N (run server and load generator N steps above normal priority, needs root; for shared machines),
 //          --connections N, --only a,b,c (scenario names; the baseline always runs), --build (force `npm run build`),
 //          --no-build (never build), --out DIR (default bench/results; bench/results/tmp with --smoke).
@@ -39,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') opts.warmup = Number(val());
     else if (a === '--connections') opts.connections = parseInt(val(), 10);
     else if (a === '--nice') opts.nice = parseInt(val(), 10);
+    else if (a === '--paired') opts.paired = true;
     else if (a === '--only') opts.only = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--build') opts.build = 'always';
     else if (a === '--no-build') opts.build = 'never';
@@ -54,7 +56,7 @@ function parseArgs(argv) {
 
 function readmeHint() {
   return 'usage: node bench/run.mjs [--quick] [--smoke] [--passes N] [--duration S] [--warmup S] '
-    + '[--connections N] [--nice N] [--only a,b] [--build|--no-build] [--out DIR]\nscenarios: ' + all.map((s) => s.name).join(', ');
+    + '[--connections N] [--nice N] [--paired] [--only a,b] [--build|--no-build] [--out DIR]\nscenarios: ' + all.map((s) => s.name).join(', ');
 }
 
 // ------------------------------------------------------------------------------------------- helpers
@@ -166,38 +168,94 @@ function serverCpu(child) {
   });
 }
 
-async function runOne(scenario, opts) {
-  const started = Date.now();
-  let server;
+/** Start a scenario's server, get its credential and check it with one probe request. */
+async function prepare(scenario, opts) {
+  const server = await startServer(scenario.name);
   try {
-    server = await startServer(scenario.name);
     const base = `http://127.0.0.1:${server.port}`;
     const headers = await credentialHeaders(base, server.credential);
     // Probe: the credential must get a 2xx before we measure anything.
     const probe = await fetch(`${base}/me`, { headers });
     const body = await probe.text();
     if (!probe.ok) throw new Error(`probe GET /me → ${probe.status} ${body.slice(0, 200)}`);
-    const load = { url: `${base}/me`, connections: opts.connections, headers, pipelining: 1 };
-    if (opts.warmup > 0) await cannon({ ...load, duration: opts.warmup });
-    const latencies = [];
-    const cpu0 = await serverCpu(server.child);
-    const r = await cannon({ ...load, duration: opts.duration }, latencies);
-    const cpu1 = await serverCpu(server.child);
-    const sorted = Float64Array.from(latencies).sort();
-    const seconds = r.duration > 1000 ? r.duration / 1000 : r.duration; // autocannon reports seconds
-    return {
-      name: scenario.name, label: scenario.label, kind: scenario.kind, status: 'ok',
-      rps: r.requests.total / seconds,
-      cpuUs: (cpu1 - cpu0) / r.requests.total, // server CPU per request (µs), Redis's own CPU not included
-      p50: round(percentile(sorted, 50), 3), p99: round(percentile(sorted, 99), 3),
-      mean: round(mean(latencies), 3), max: round(sorted[sorted.length - 1], 2),
-      non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, requests: r.requests.total,
-      seconds: round((Date.now() - started) / 1000, 1),
-    };
+    return { server, load: { url: `${base}/me`, connections: opts.connections, headers, pipelining: 1 } };
   } catch (err) {
-    return { name: scenario.name, label: scenario.label, kind: scenario.kind, status: 'error', error: err.message.split('\n')[0].slice(0, 300) };
+    await stopServer(server.child);
+    throw err;
+  }
+}
+
+/** One measured window; returns raw counters to be summed over windows. */
+async function measure(target, duration) {
+  const latencies = [];
+  const cpu0 = await serverCpu(target.server.child);
+  const r = await cannon({ ...target.load, duration }, latencies);
+  const cpu1 = await serverCpu(target.server.child);
+  return {
+    requests: r.requests.total, seconds: r.duration > 1000 ? r.duration / 1000 : r.duration, // autocannon: seconds
+    cpu: cpu1 - cpu0, latencies, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
+  };
+}
+
+function summarize(scenario, windows, started) {
+  const sum = (k) => windows.reduce((a, w) => a + w[k], 0);
+  const latencies = windows.flatMap((w) => w.latencies);
+  const sorted = Float64Array.from(latencies).sort();
+  const requests = sum('requests');
+  return {
+    name: scenario.name, label: scenario.label, kind: scenario.kind, status: 'ok',
+    rps: requests / sum('seconds'),
+    cpuUs: sum('cpu') / requests, // server CPU per request (µs), Redis's own CPU not included
+    p50: round(percentile(sorted, 50), 3), p99: round(percentile(sorted, 99), 3),
+    mean: round(mean(latencies), 3), max: round(sorted[sorted.length - 1], 2),
+    non2xx: sum('non2xx'), errors: sum('errors'), timeouts: sum('timeouts'), requests,
+    seconds: round((Date.now() - started) / 1000, 1),
+  };
+}
+
+const errorRow = (scenario, err) => ({
+  name: scenario.name, label: scenario.label, kind: scenario.kind, status: 'error', error: err.message.split('\n')[0].slice(0, 300),
+});
+
+async function runOne(scenario, opts) {
+  const started = Date.now();
+  let target;
+  try {
+    target = await prepare(scenario, opts);
+    if (opts.warmup > 0) await cannon({ ...target.load, duration: opts.warmup });
+    return summarize(scenario, [await measure(target, opts.duration)], started);
+  } catch (err) {
+    return errorRow(scenario, err);
   } finally {
-    if (server) await stopServer(server.child);
+    if (target) await stopServer(target.server.child);
+  }
+}
+
+/**
+ * --paired: the baseline server stays up for the whole run; each scenario is measured in 1-second slices that
+ * alternate with baseline slices (S B B S S B …), so both see the same background load. Returns the scenario's
+ * row (with `pairedBaseRps`) and the baseline row of its pairs.
+ */
+async function runPaired(scenario, baseTarget, opts) {
+  const started = Date.now();
+  let target;
+  try {
+    target = await prepare(scenario, opts);
+    if (opts.warmup > 0) await cannon({ ...target.load, duration: opts.warmup });
+    const slices = Math.max(2, Math.round(opts.duration));
+    const mine = [], theirs = [];
+    for (let i = 0; i < slices; i++) {
+      const order = i % 2 === 0 ? [[target, mine], [baseTarget, theirs]] : [[baseTarget, theirs], [target, mine]];
+      for (const [t, into] of order) into.push(await measure(t, opts.duration / slices));
+    }
+    const row = summarize(scenario, mine, started);
+    const baseRow = summarize(baselineScenario, theirs, started);
+    row.pairedBaseRps = baseRow.rps;
+    return [row, baseRow];
+  } catch (err) {
+    return [errorRow(scenario, err)];
+  } finally {
+    if (target) await stopServer(target.server.child);
   }
 }
 
@@ -241,7 +299,8 @@ function aggregate(list, raw) {
     rows.push({
       name: s.name, label: s.label, kind: s.kind, status: 'ok',
       rps: round(rps, 0),
-      ratio: round(rps / baseRps, 3),
+      // --paired: over the baseline slices interleaved with this scenario's; otherwise over the mean baseline.
+      ratio: round(ok.every((r) => r.pairedBaseRps) ? rps / mean(ok.map((r) => r.pairedBaseRps)) : rps / baseRps, 3),
       cpuUs: round(cpuUs, 1),
       cpuRatio: round(baseCpu / cpuUs, 3), // baseline CPU/request over this one's (less sensitive to other load than req/s)
       p50: round(mean(ok.map((r) => r.p50)), 2),
@@ -282,7 +341,8 @@ function markdown(result) {
     `Measured ${meta.date.slice(0, 10)} on ${meta.machine} (${meta.cores} cores), Node ${meta.node}, Express ${meta.express}; `
       + `${meta.mode} run, ${meta.duration} s per scenario after ${meta.warmup} s warm-up, ${meta.connections} connections, `
       + `${meta.passes} pass(es), server and load generator ${meta.pinned ? 'pinned to separate cores' : 'not pinned (no taskset)'}. `
-      + `Baseline (plain Express, no auth): ${baseline.rps} req/s, mean of ${baseline.runs.length} interleaved runs `
+      + `Baseline (plain Express, no auth): ${baseline.rps} req/s, mean of ${baseline.runs.length} interleaved runs`
+      + `${meta.paired ? ' (paired mode: each ratio is over the 1-s baseline slices alternated with that scenario\'s)' : ''} `
       + `(spread ${baseline.spread == null ? 'n/a' : `${Math.round(baseline.spread * 100)} %`}).`,
     '',
     '| scenario | kind | req/s | × baseline | server CPU µs/req | × baseline (CPU) | p50 ms | p99 ms | p99 − baseline p99 | non-2xx |',
@@ -349,18 +409,33 @@ async function main() {
   }
   const buildError = ensureBuild(opts.build);
   const { list, runs } = plan(opts);
-  const perRun = opts.warmup + opts.duration + 0.7;
+  const perRun = opts.paired ? opts.warmup + 2 * opts.duration + 1 : opts.warmup + opts.duration + 0.7;
+  const nRuns = opts.paired ? list.length : runs.length;
   const load0 = os.loadavg()[0];
   if (load0 > 0.7) process.stderr.write(`warning: load average ${load0.toFixed(2)} before the run — other processes are using the CPU; expect noisy req/s (the CPU-per-request columns are steadier)\n`);
-  process.stderr.write(`${runs.length} runs × ~${perRun.toFixed(1)} s ≈ ${Math.ceil((runs.length * perRun) / 60)} min`
+  process.stderr.write(`${nRuns} runs × ~${perRun.toFixed(1)} s ≈ ${Math.ceil((nRuns * perRun) / 60)} min`
     + `${pinned ? ' (load generator on core 0, server on core 1)' : ' (not pinned)'}\n`);
 
   const raw = [];
-  for (const [i, s] of runs.entries()) {
+  const report = (r) => process.stderr.write(r.status === 'ok'
+    ? `${Math.round(r.rps)} req/s${r.pairedBaseRps ? ` (${(r.rps / r.pairedBaseRps).toFixed(2)}× its paired baseline)` : ''}  ${Math.round(r.cpuUs)} µs cpu/req  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.non2xx ? `  non2xx ${r.non2xx}` : ''}\n`
+    : `error: ${r.error}\n`);
+  if (opts.paired) {
+    const baseTarget = await prepare(baselineScenario, opts);
+    await cannon({ ...baseTarget.load, duration: Math.max(opts.warmup, 1) });
+    for (const [i, s] of list.entries()) {
+      process.stderr.write(`[${String(i + 1).padStart(2)}/${list.length}] ${s.name.padEnd(36)} `);
+      const rows = s.kind === 'ours' && buildError ? [errorRow(s, new Error(buildError))] : await runPaired(s, baseTarget, opts);
+      raw.push(...rows);
+      report(rows[0]);
+    }
+    await stopServer(baseTarget.server.child);
+  }
+  for (const [i, s] of (opts.paired ? [] : runs).entries()) {
     process.stderr.write(`[${String(i + 1).padStart(2)}/${runs.length}] ${s.name.padEnd(36)} `);
     const r = s.kind === 'ours' && buildError ? { name: s.name, label: s.label, kind: s.kind, status: 'error', error: buildError } : await runOne(s, opts);
     raw.push(r);
-    process.stderr.write(r.status === 'ok' ? `${Math.round(r.rps)} req/s  ${Math.round(r.cpuUs)} µs cpu/req  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.non2xx ? `  non2xx ${r.non2xx}` : ''}\n` : `error: ${r.error}\n`);
+    report(r);
     await sleep(200);
   }
 
@@ -375,7 +450,7 @@ async function main() {
     node: process.version.replace(/^v/, ''),
     express: expressVersion,
     mode: opts.quick ? 'quick' : 'full',
-    duration: opts.duration, warmup: opts.warmup, connections: opts.connections, passes: opts.passes,
+    duration: opts.duration, warmup: opts.warmup, connections: opts.connections, passes: opts.passes, paired: !!opts.paired,
     pinned,
     priorityBoost: opts.niceApplied ? opts.nice : 0,
     loadavgBefore: round(load0, 2),
@@ -385,7 +460,10 @@ async function main() {
 
   console.log(`\nbaseline: ${baseline.rps} req/s (runs ${baseline.runs.join(', ')}; spread ${baseline.spread == null ? 'n/a' : `${Math.round(baseline.spread * 100)} %`})\n`);
   console.log(table(rows));
-  if (baseline.spread > 0.2) {
+  if (baseline.spread > 0.2 && meta.paired) {
+    console.log(`\nnote: the baseline moved by ${Math.round(baseline.spread * 100)} % between scenarios (load average ${meta.loadavgBefore} → ${meta.loadavgAfter}); `
+      + 'paired ratios compare each scenario with baseline slices taken in the same seconds, which cancels most of it.');
+  } else if (baseline.spread > 0.2) {
     console.log(`\nwarning: the baseline moved by ${Math.round(baseline.spread * 100)} % between its runs (load average ${meta.loadavgBefore} → ${meta.loadavgAfter}): `
       + 'something else used the CPU; the req/s ratios are unreliable in this run — read the cpu ratio column or rerun on a quiet machine.');
   }
