@@ -155,3 +155,14 @@ test('cookieStore key rotation: a cookie sealed with the old secret still opens 
   expect((await request(rotated.app).get('/me').set('Cookie', s.cookie as string).expect(200)).body.id).toBe('rot');
   expect((await request(dropped.app).get('/me').set('Cookie', s.cookie as string)).status).toBe(401);
 });
+
+test('redis: a re-login in the same browser leaves only the current session in the subject index', async () => {
+  const p = `${prefix}reidx:`;
+  const { app } = make('redis', p);
+  const first = await login(app, { id: 'lee' });
+  const second = await login(app, { id: 'lee' }, { Cookie: first.cookie as string });
+  expect(second.sessionId).not.toBe(first.sessionId);
+  expect(await client.exists(`${p}sess:${first.sessionId}`)).toBe(0);
+  // The old id is gone from the store; it must not linger in the index (nothing grows without bound).
+  expect((await client.sMembers(`${p}idx:{lee}`)).sort()).toEqual([second.sessionId]);
+});
