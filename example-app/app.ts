@@ -264,9 +264,13 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
       }
       // Stateless (JWT or sealed cookie): the claims travel with the credential, so re-issue it with
       // fewer roles. login() keeps the original authentication time for the same subject.
+      // The old credential is revoked first (where a deny-list exists), so it cannot be replayed with the old roles.
+      await req.auth.logout();
       const issued = await req.auth.login({ id: p.id, roles, scopes: [...p.scopes], claims: { ...p.claims } });
       if (issued.sessionId) res.locals.issuedSessionId = issued.sessionId;
-      res.json({ method: 'reissue', changed: 1, roles });
+      // A bearer client already holds a token: hand it the replacement. Browsers get it in the cookie only.
+      const bearer = /^bearer /i.test(req.headers.authorization ?? '');
+      res.json({ method: 'reissue', changed: 1, roles, ...(bearer && issued.token ? { token: issued.token, tokenType: 'Bearer' } : {}) });
     } catch (err) {
       next(err);
     }

@@ -7,29 +7,43 @@ import { ensureScreenshotDir, launchBrowser, logIn, SCREENSHOTS, startAttacker, 
  * The same browser journey for every strategy/storage pair: the example app runs one of them,
  * chosen only by env, exactly as `npm run example` would.
  */
-export function exampleSuite(label: string, env: ExampleEnv & { AUTH_STRATEGY: string; AUTH_STORAGE: string }): void {
-  jest.setTimeout(30_000);
+export interface ExampleCase {
+  label: string;
+  env: ExampleEnv & { AUTH_STRATEGY: string; AUTH_STORAGE: string };
+}
 
+/** One Chromium for the whole file; each case gets its own app instance and a fresh context per test. */
+export function exampleSuites(cases: ExampleCase[]): void {
+  jest.setTimeout(30_000);
+  let browser: Browser;
+  beforeAll(async () => {
+    ensureScreenshotDir();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  for (const c of cases) exampleSuite(c.label, c.env, () => browser);
+}
+
+function exampleSuite(label: string, env: ExampleCase['env'], getBrowser: () => Browser): void {
   describe(`example app in Chromium: ${label}`, () => {
-    let browser: Browser;
     let running: RunningExample;
     let base: string;
     let cookieName: string;
 
     beforeAll(async () => {
-      ensureScreenshotDir();
-      [browser, running] = await Promise.all([launchBrowser(), startExample(env)]);
+      running = await startExample(env);
       base = running.base;
       cookieName = running.example.settings.cookieName;
     });
 
     afterAll(async () => {
-      await browser?.close();
       await running?.close();
     });
 
     async function fresh() {
-      return browser.newContext({ viewport: { width: 900, height: 1000 } });
+      return getBrowser().newContext({ viewport: { width: 900, height: 1000 } });
     }
 
     test('log in through the form: the panel shows req.principal, and the cookie is HttpOnly', async () => {
@@ -69,12 +83,11 @@ export function exampleSuite(label: string, env: ExampleEnv & { AUTH_STRATEGY: s
       const aliceCtx = await fresh();
       const bobCtx = await fresh();
       try {
-        const alice = await logIn(aliceCtx, base, 'alice');
+        const [alice, bob] = await Promise.all([logIn(aliceCtx, base, 'alice'), logIn(bobCtx, base, 'bob')]);
         const ok = await alice.goto(`${base}/admin`);
         expect(ok?.status()).toBe(200);
         expect(await alice.textContent('#admin-ok')).toContain('alice');
 
-        const bob = await logIn(bobCtx, base, 'bob');
         await bob.click('#admin-link');
         await bob.waitForSelector('body[data-code="ERR_FORBIDDEN"]');
         const denied = await bob.goto(`${base}/admin`);
@@ -120,6 +133,8 @@ export function exampleSuite(label: string, env: ExampleEnv & { AUTH_STRATEGY: s
       try {
         const page = await logIn(context, base, 'alice');
         expect(await page.getAttribute('body', 'data-roles')).toBe('admin,user');
+        const before = (await context.cookies(base)).find((c) => c.name === cookieName)?.value;
+        expect(before).toBeDefined();
         const demoted = page.waitForResponse((r) => r.url() === `${base}/api/demote`);
         await page.click('#demote-button');
         const answer = await demoted;
@@ -129,6 +144,17 @@ export function exampleSuite(label: string, env: ExampleEnv & { AUTH_STRATEGY: s
         expect(await page.textContent('#p-id')).toBe('alice');
         const admin = await page.goto(`${base}/admin`);
         expect(admin?.status()).toBe(403);
+
+        // The pre-demotion credential, replayed from outside the browser, no longer opens /admin.
+        const replay = await fetch(`${base}/admin`, { headers: { Cookie: `${cookieName}=${before}`, Accept: 'application/json' } });
+        const { storage } = running.example.settings;
+        if (storage === 'cookie') {
+          // A cookie-only session has no server state: the old sealed cookie stays valid until it expires.
+          expect(replay.status).toBe(200);
+        } else {
+          expect(replay.status).toBe(running.example.settings.demoteBy === 'update' ? 403 : 401);
+          if (replay.status === 401) expect(((await replay.json()) as { code: string }).code).toBe('ERR_CREDENTIAL_REVOKED');
+        }
       } finally {
         await context.close();
       }
@@ -138,8 +164,7 @@ export function exampleSuite(label: string, env: ExampleEnv & { AUTH_STRATEGY: s
       const laptop = await fresh();
       const phone = await fresh();
       try {
-        const a = await logIn(laptop, base, 'alice');
-        const b = await logIn(phone, base, 'alice');
+        const [a, b] = await Promise.all([logIn(laptop, base, 'alice'), logIn(phone, base, 'alice')]);
         if (!running.example.settings.canRevokeAll) {
           // Cookie-only sessions have no server state to revoke: the page says so and the API answers 501.
           expect(await a.isDisabled('#logout-everywhere-button')).toBe(true);
