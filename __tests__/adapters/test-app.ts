@@ -52,6 +52,8 @@ export function makeApp(strategy: Strategy): TestApp {
     res.json({ token: issued.token, sessionId: issued.sessionId });
   });
   app.post('/logout', async (req: Request, res: Response) => {
+    // Diagnostic for the load test: did identification fail before this logout?
+    if (req.auth.error) res.setHeader('x-auth-error', req.auth.error.code);
     await req.auth.logout();
     res.sendStatus(204);
   });
