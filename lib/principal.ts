@@ -139,6 +139,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
         } catch (err) {
           const subject = reuseSubject(err);
           if (subject !== null) events.emit('revoked', subject, 'refresh-reused');
+          if (err instanceof AuthError && events.listenerCount('rejected') > 0) events.emit('rejected', err.code, strategy.name);
           throw err;
         }
       }),
