@@ -4,6 +4,7 @@ import type { PubSub, StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
 import { bounded } from './bounded';
+import { redisRevocationLog } from './redis-log';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
 
 /** The node-redis (v5+) client or cluster methods the store uses; your own `createClient()` / `createCluster()` fits. */
@@ -81,6 +82,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     indexRemove: (subject, members) => run(async () => { if (members.length > 0) await client.sRem(idx(subject), [...members]); }),
     sessionStore: (): Store => sessions,
     pubsub: redisPubSub(client, prefix, run),
+    revocationLog: redisRevocationLog(client, prefix, run),
     async close() {},
   };
 }

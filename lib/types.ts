@@ -76,6 +76,33 @@ export interface StateStore {
   sessionStore(): ExpressSessionStore;
   /** Publish/subscribe for cache invalidation between instances (absent: single-instance store). */
   readonly pubsub?: PubSub;
+  /** An append-only, trimmed log that instances follow to keep local revocation caches current (absent: direct lookups). */
+  readonly revocationLog?: RevocationLog;
+  close(): Promise<void>;
+}
+
+/**
+ * A shared log (a Redis Stream) of revocations. Unlike pub/sub nothing is lost while a follower is
+ * disconnected: it resumes from the last entry it saw, and is told when entries it never saw were trimmed.
+ */
+export interface RevocationLog {
+  /** Appends one entry; resolves once the backend has it. `retainMs`: how long the log must keep it at least. */
+  append(fields: readonly string[], retainMs: number): Promise<void>;
+  /** Follows the log from its (trimmed) beginning on a dedicated connection. `blockMs`: longest wait per round. */
+  follow(listener: RevocationLogListener, blockMs: number): RevocationLogFollower;
+}
+
+export interface RevocationLogListener {
+  /** Entries in log order. */
+  entries(batch: readonly (readonly string[])[]): void;
+  /** Every entry appended before `atMs` (performance.now() clock) has been delivered. */
+  synced(atMs: number): void;
+  /** Entries appended up to `untilEpochMs` (backend clock) may never be delivered (trimmed before we read them). */
+  gap(untilEpochMs: number): void;
+}
+
+export interface RevocationLogFollower {
+  /** Stops the loop and closes the follower's own connection (never the app's client). */
   close(): Promise<void>;
 }
 

@@ -4,13 +4,13 @@ import type { CookieOptions, CookieStore, Identity, Issued, Principal, StateStor
 import { configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
 import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
 import { isStateStore } from '../state/store-kind';
-import { storeRevocation } from '../state/revocation';
+import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
 
-interface SealedOptions extends SessionTimeouts {
+interface SealedOptions extends SessionTimeouts, RevocationTuning {
   store: CookieStore;
   cookie: CookieOptions;
   revocation?: StateStore;
@@ -26,7 +26,7 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   const cookie = resolveCookie(options.cookie, 'sid');
   const timeouts = resolveTimeouts(options);
   if (options.revocation !== undefined && !isStateStore(options.revocation)) throw configError('`revocation` must be redisStore() or memoryStore()');
-  const revocation = options.revocation ? storeRevocation(options.revocation) : null;
+  const revocation = options.revocation ? createRevocation(options.revocation, { maxLifetimeMs: timeouts.absoluteMs, clockToleranceMs: 0 }, options) : null;
 
   function write(res: Response, sealed: SealedSession): void {
     const value = store.seal(JSON.stringify(sealed));

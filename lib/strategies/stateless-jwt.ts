@@ -3,14 +3,14 @@ import type { Identity, Issued, Principal, StateStore, Strategy } from '../types
 import { AuthRequiredError, configError, CredentialRevokedError, NotSupportedError } from '../errors';
 import { toMs } from '../duration';
 import { fromPayload, sanitizeIdentity, validateMapping, type ClaimMapping } from '../claims';
-import { storeRevocation, type Revocation } from '../state/revocation';
+import { createRevocation, type Revocation, type RevocationTuning } from '../state/revocation';
 import { isStateStore } from '../state/store-kind';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { makePrincipal } from './principal-of';
 import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
 import { REISSUED_TOKEN_HEADER } from '../freshness';
 
-export interface StatelessJwtOptions extends JwtCommonOptions {
+export interface StatelessJwtOptions extends JwtCommonOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
   ttl?: string | number;
   /** How claims become roles/scopes/claims (e.g. `{ roles: 'realm_access.roles' }`). */
@@ -34,8 +34,9 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   if (options.store !== undefined && !isStateStore(options.store)) {
     throw configError('statelessJwt `store` is for revocation only and must be redisStore() or memoryStore() (cookieStore cannot hold a deny-list)');
   }
-  const revocation: Revocation | null = options.store ? storeRevocation(options.store) : null;
   const maxLifetimeMs = ttlMs + clockToleranceMs;
+  // Local revocation cache kept current by the store's revocation log (lib/state/revocation.ts): no round trip per request.
+  const revocation: Revocation | null = options.store ? createRevocation(options.store, { maxLifetimeMs, clockToleranceMs }, options) : null;
   const refresh = options.refresh === undefined ? null : refreshTokens(options.refresh, {
     carriers: carrier.kinds,
     accessCookieSecure: carrier.cookie?.secure,

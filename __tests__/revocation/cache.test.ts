@@ -1,0 +1,67 @@
+/** The local revocation cache on its own: bounded, expiring, and never CLEAR for what it cannot vouch for. */
+import { CLEAR, REVOKED, RevocationCache, UNKNOWN } from '../../lib/state/revocation-cache';
+
+const caches: RevocationCache[] = [];
+function make(maxEntries: number, retentionMs = 60_000) {
+  const c = new RevocationCache({ maxEntries, retentionMs, skewMs: 1000 });
+  caches.push(c);
+  return c;
+}
+afterAll(() => { for (const c of caches) c.close(); });
+
+test('jti and subject marks', () => {
+  const c = make(100);
+  const now = Date.now();
+  c.addJti('j1', now + 60_000);
+  c.addSubject('alice', now, 60_000);
+  expect(c.check('bob', 'j1', now)).toBe(REVOKED);
+  expect(c.check('bob', 'j2', now)).toBe(CLEAR);
+  expect(c.check('alice', 'j2', now - 1)).toBe(REVOKED);
+  expect(c.check('alice', 'j2', now)).toBe(CLEAR); // issued in the same millisecond as the mark: after it
+  expect(c.check('alice', null, now + 5)).toBe(CLEAR);
+  c.addSubject('alice', now - 10_000, 60_000); // an older mark never weakens a newer one
+  expect(c.check('alice', null, now - 1)).toBe(REVOKED);
+});
+
+test('entries are dropped at expiry by the sweep; subject marks after the retention', () => {
+  const c = make(100, 10_000);
+  const now = Date.now();
+  c.addJti('short', now + 2_000);
+  c.addJti('long', now + 50_000);
+  c.addSubject('s', now, 0);
+  expect(c.size).toBe(3);
+  c.sweep(now + 3_500);
+  expect(c.check('x', 'short', now)).toBe(CLEAR);
+  expect(c.check('x', 'long', now)).toBe(REVOKED);
+  expect(c.check('s', null, now - 1)).toBe(REVOKED);
+  c.sweep(now + 12_000);
+  expect(c.check('s', null, now - 1)).toBe(CLEAR);
+  expect(c.size).toBe(1);
+  c.addJti('expired', now - 1_000); // never stored
+  expect(c.size).toBe(1);
+});
+
+test('a flood beyond maxEntries stays bounded and turns misses into UNKNOWN (direct lookup), never CLEAR', () => {
+  const c = make(1000);
+  const now = Date.now();
+  for (let i = 0; i < 5000; i++) c.addJti(`j${i}`, now + 60_000 + i);
+  for (let i = 0; i < 500; i++) c.addSubject(`u${i}`, now, 60_000);
+  expect(c.size).toBeLessThanOrEqual(1000);
+  expect(c.check('x', 'j0', now)).toBe(REVOKED); // held
+  expect(c.check('x', 'j4999', now)).toBe(UNKNOWN); // dropped: must be looked up
+  expect(c.check('x', 'never-revoked', now)).toBe(UNKNOWN);
+  expect(c.check('u499', null, now - 1)).toBe(UNKNOWN);
+  // Once everything that was dropped has expired, the cache vouches again.
+  c.sweep(now + 200_000);
+  expect(c.size).toBe(0);
+  expect(c.check('x', 'never-revoked', now)).toBe(CLEAR);
+});
+
+test('tokens issued before a gap in the log (trimmed unseen entries) are UNKNOWN; later ones CLEAR', () => {
+  const c = make(100);
+  const now = Date.now();
+  c.gap(now - 10_000);
+  expect(c.check('x', 'j', now - 20_000)).toBe(UNKNOWN);
+  expect(c.check('x', 'j', now - 9_500)).toBe(UNKNOWN); // within the clock skew allowance
+  expect(c.check('x', 'j', now)).toBe(CLEAR);
+});
