@@ -104,6 +104,12 @@ describe('algorithm confusion and pinning', () => {
     expect(await status(rsNoKidApp, forge({ alg: 'PS256', typ: 'at+jwt' }, claims(), ps(rsa.privateKey)))).toBe(401);
     expect(await status(hsApp, forge({ ...HS, alg: 'HS512' }, claims(), hs(SECRET, 512)))).toBe(401);
   });
+
+  test('the pinned algorithm spelled in another case is a different (unknown) algorithm', async () => {
+    expect(await status(rsApp, forge({ ...RS, alg: 'rs256' }, claims(), rs(rsa.privateKey)))).toBe(401);
+    expect(await status(hsApp, forge({ ...HS, alg: 'hs256' }, claims(), hs(SECRET)))).toBe(401);
+    expect(await status(hsApp, forge({ ...HS, alg: 'HS256 ' }, claims(), hs(SECRET)))).toBe(401);
+  });
 });
 
 describe('header-supplied keys are never fetched, never trusted', () => {
@@ -152,6 +158,7 @@ describe('hostile kid values', () => {
       const kids: unknown[] = [
         '../../../../etc/passwd', '/dev/null', keyFile, `; touch ${marker}`, `$(touch ${marker})`, `\`touch ${marker}\``,
         "' OR 1=1 --", '', 'x'.repeat(5000), `${server.url}/key`, '\u0000', 'rs1\u0000', ' rs1',
+        '__proto__', 'constructor', 'hasOwnProperty', 'toString',
         123, 0, true, null, {}, ['rs1'], { toString: 'rs1' },
       ];
       await request(rsApp.app).get('/me'); // warm-up
