@@ -82,9 +82,31 @@ describe.each(CLIENTS)('store outage with a %s', (_label, clientOptions) => {
         // ---- outage ----
         await server.stop();
 
-        expectOutage(await timed(request(app).get('/me').set(alive)), 'lookup of a live credential');
-        expectOutage(await timed(request(app).get('/me').set(loggedOut)), 'lookup of a logged-out credential');
-        expectOutage(await timed(request(app).get('/me').set(revoked)), 'lookup of a revoked credential');
+        if (kind === 'stateless-jwt') {
+          // statelessJwt on Redis checks revocations in a local cache fed by the revocation log; it may answer
+          // from it for up to maxRevocationLag (default 1 s) after its last sync, then asks Redis → 503.
+          // Known revocations stay refused from the cache (401), never 200.
+          const started = Date.now();
+          for (;;) {
+            const r = await timed(request(app).get('/me').set(alive));
+            expect(r.ms).toBeLessThan(2_000);
+            if (r.res.status === 503) { expectOutage(r, 'lookup of a live credential once the cache is stale'); break; }
+            expect(r.res.status).toBe(200);
+            expect(Date.now() - started).toBeLessThan(3_000); // 1 s lag bound + a generous margin
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          for (const [cred, what] of [[loggedOut, 'logged-out'], [revoked, 'revoked']] as const) {
+            const r = await timed(request(app).get('/me').set(cred));
+            expect(r.ms).toBeLessThan(2_000);
+            if (r.res.status !== 503) {
+              expect({ what, status: r.res.status, body: r.res.body }).toEqual({ what, status: 401, body: expect.objectContaining({ code: 'ERR_CREDENTIAL_REVOKED' }) });
+            }
+          }
+        } else {
+          expectOutage(await timed(request(app).get('/me').set(alive)), 'lookup of a live credential');
+          expectOutage(await timed(request(app).get('/me').set(loggedOut)), 'lookup of a logged-out credential');
+          expectOutage(await timed(request(app).get('/me').set(revoked)), 'lookup of a revoked credential');
+        }
         // no credential at all is anonymous whatever the store does: 401, not 200
         expect((await request(app).get('/me')).status).toBe(401);
 
@@ -98,7 +120,8 @@ describe.each(CLIENTS)('store outage with a %s', (_label, clientOptions) => {
         }
         // Checked at the end so the rest of the scenario still runs (see .notes/BUGS.md: unguarded logout).
         const logoutDuring = await timed(request(app).post('/logout').set(alive));
-        expectOutage(await timed(request(app).post('/revoke-all/alice')), 'revokeAll');
+        // (another subject: statelessJwt applies a revokeAll locally at once even when the store write fails)
+        expectOutage(await timed(request(app).post('/revoke-all/zed')), 'revokeAll');
         // a second round: the client is now reconnecting in the background, still no hang
         expectOutage(await timed(request(app).get('/me').set(alive)), 'lookup while reconnecting');
 
