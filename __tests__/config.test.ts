@@ -19,6 +19,9 @@ afterAll(async () => {
   await client.close();
 });
 
+/** Keys of the Principal JSON each pair produced: must be the same set everywhere. */
+const shapes = new Map<string, string[]>();
+
 type Pair = [AuthConfig['strategy'], AuthConfig['storage'] | undefined, 'refused' | 'still-valid'];
 const valid: Pair[] = [
   ['stateless-jwt', undefined, 'still-valid'],
@@ -46,12 +49,35 @@ describe.each(valid)('%s + storage %s', (strategyName, storage, replay) => {
     if (storage === 'redis' && strategyName !== 'stateless-jwt') expect((await keysWithPrefix(client, p)).length).toBeGreaterThan(0);
     const me = await request(built.app).get('/me').set(credential(s)).expect(200);
     expect(me.body).toMatchObject({ id: 'cfg', roles: ['admin'], strategy: strategyName });
+    shapes.set(`${strategyName}/${storage ?? 'default'}`, Object.keys(me.body as object).sort());
     await request(built.app).get('/admin').set(credential(s)).expect(200);
     await request(built.app).post('/logout').set(credential(s)).expect(204);
     expect((await request(built.app).get('/me').set(credential(s))).status).toBe(replay === 'refused' ? 401 : 200);
     // stateless-jwt keeps only its deny-list in Redis: the logout above wrote the revoked jti there.
     if (storage === 'redis' && strategyName === 'stateless-jwt') expect((await keysWithPrefix(client, p)).length).toBeGreaterThan(0);
   });
+});
+
+test('every pair attaches a Principal with exactly the same fields', () => {
+  expect(shapes.size).toBe(valid.length);
+  const [first, ...rest] = [...shapes.values()];
+  expect(first).toEqual(expect.arrayContaining(['id', 'roles', 'scopes', 'claims', 'strategy', 'sessionId', 'issuedAt', 'expiresAt']));
+  for (const other of rest) expect(other).toEqual(first);
+});
+
+test('ttl and idleTimeout from config are honoured', async () => {
+  const stateless = buildApp({ strategy: fromConfig({ strategy: 'stateless-jwt', secret, ttl: '90s' }) });
+  const stateful = buildApp({ strategy: fromConfig({ strategy: 'stateful-jwt', secret, idleTimeout: '2m', absoluteTimeout: '1h' }) });
+  apps.push(stateless, stateful);
+  const token = (await login(stateless.app, { id: 't' })).token as string;
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { iat: number; exp: number };
+  expect(payload.exp - payload.iat).toBeGreaterThanOrEqual(89);
+  expect(payload.exp - payload.iat).toBeLessThanOrEqual(90);
+  const s = await login(stateful.app, { id: 't' });
+  const me = await request(stateful.app).get('/me').set(credential(s)).expect(200);
+  const left = Date.parse(me.body.expiresAt as string) - Date.now();
+  expect(left).toBeGreaterThan(100_000);
+  expect(left).toBeLessThanOrEqual(120_000);
 });
 
 test('stateless-jwt over the cookie carrier from config', async () => {
