@@ -15,7 +15,7 @@
 // autocannon) pins itself to core 0 — when `taskset` exists.
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,23 @@ function ensureBuild(mode) {
     return `npm run build failed: ${out.split('\n').find((l) => /error/i.test(l)) ?? out.split('\n').pop()}`;
   }
   return null;
+}
+
+/**
+ * Servers load express-principal from a copy of dist/ taken now, so a rebuild during the run (rm -rf dist) cannot
+ * break scenarios half-way. The copy lives inside the repo (git-ignored) so node_modules still resolves.
+ */
+function snapshotDist(buildError) {
+  const src = path.join(root, 'dist');
+  if (buildError || !existsSync(path.join(src, 'lib', 'index.js'))) return;
+  const dest = path.join(here, 'results', 'tmp', `dist-${process.pid}`);
+  try {
+    cpSync(src, dest, { recursive: true });
+    process.env.BENCH_DIST = dest;
+    process.on('exit', () => { try { rmSync(dest, { recursive: true, force: true }); } catch { /* ignore */ } });
+  } catch (err) {
+    process.stderr.write(`could not snapshot dist/ (${err.message}); servers load it directly\n`);
+  }
 }
 
 /** Start bench/server.mjs <name> pinned to core 1; resolve { child, port, credential } or reject. */
@@ -408,6 +425,7 @@ async function main() {
     catch (err) { process.stderr.write(`--nice ${opts.nice}: cannot raise priority (${err.code ?? err.message}); running at normal priority\n`); }
   }
   const buildError = ensureBuild(opts.build);
+  snapshotDist(buildError);
   const { list, runs } = plan(opts);
   const perRun = opts.paired ? opts.warmup + 2 * opts.duration + 1 : opts.warmup + opts.duration + 0.7;
   const nRuns = opts.paired ? list.length : runs.length;

@@ -10,7 +10,8 @@ import express from 'express';
 import { byName } from './scenarios.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const libEntry = path.join(root, 'dist', 'lib', 'index.js');
+// bench/run.mjs passes a snapshot of dist/ (BENCH_DIST) so a rebuild during the run cannot break it.
+const libEntry = path.join(process.env.BENCH_DIST || path.join(root, 'dist'), 'lib', 'index.js');
 const name = process.argv[2];
 const report = (msg) => (process.send ? process.send(msg) : console.log(JSON.stringify(msg)));
 
