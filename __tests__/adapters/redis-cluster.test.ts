@@ -6,7 +6,9 @@ import { createCluster, type RedisClusterType } from 'redis';
 import { redisStore, StoreUnavailableError, type StateStore } from '../../lib';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-server';
 import { escapeGlob, uniquePrefix } from '../helpers/redis';
+import request from 'supertest';
 import { eventually, testStateStore, type StoreInspector } from './contract';
+import { credentialFrom, makeApp, makeStrategy, STRATEGY_KINDS } from './test-app';
 
 jest.setTimeout(60_000);
 
@@ -136,5 +138,32 @@ describe('redisStore on a cluster: one node restarted (no failover)', () => {
     expect(await store.indexMembers('after-restart')).toEqual(['m']);
     // eslint-disable-next-line no-console
     console.log(`cluster restart: ${JSON.stringify(outcomes)}`);
+  });
+});
+
+describe('redisStore on a cluster: two app instances sharing it', () => {
+  it.each(STRATEGY_KINDS)('%s: a logout and a revokeAll on one instance are refused by the other (within the revocation lag bound)', async (kind) => {
+    const prefix = uniquePrefix(`cluster-two-${kind}`);
+    const one = makeApp(makeStrategy(kind, redisStore({ client, prefix })));
+    const two = makeApp(makeStrategy(kind, redisStore({ client, prefix })));
+    try {
+      const login = async (id: string) => credentialFrom(kind, await request(one.app).post('/login').send({ id }));
+      const a = await login('twin-a');
+      const b1 = await login('twin-b');
+      const b2 = await login('twin-b');
+      for (const cred of [a, b1, b2]) expect((await request(two.app).get('/me').set(cred)).status).toBe(200);
+      expect((await request(one.app).post('/logout').set(a)).status).toBe(204);
+      expect((await request(one.app).post('/revoke-all/twin-b')).status).toBe(204);
+      const done = Date.now();
+      // statelessJwt: other instances learn through the revocation log within maxRevocationLag (1 s by default)
+      for (const cred of [a, b1, b2]) {
+        await eventually(async () => (await request(two.app).get('/me').set(cred)).status === 401, 'the other instance refuses it', 5_000);
+      }
+      expect(Date.now() - done).toBeLessThan(kind === 'stateless-jwt' ? 2_500 : 1_000);
+      for (const cred of [a, b1, b2]) expect((await request(one.app).get('/me').set(cred)).status).toBe(401);
+    } finally {
+      await one.auth.close();
+      await two.auth.close();
+    }
   });
 });
