@@ -212,10 +212,11 @@ describe('floods of bad credentials: no Redis amplification, bounded memory', ()
     const sessions = track(principal({ strategy: sessionCookie({ secret: SECRET, store, secure: false }) }));
     const stateful = track(principal({ strategy: statefulJwt({ secret: SECRET, store }) }));
     const N = 200;
-    for (const [t, make] of [
+    const cases: [TestApp, () => [string, string]][] = [
       [sessions, () => ['Cookie', `sid=${encodeURIComponent(`s:${signature.sign(randomBytes(24).toString('base64url'), SECRET)}`)}`]],
       [stateful, () => ['Authorization', `Bearer ${forge(HS, claims({ sid: randomBytes(18).toString('base64url') }), hs(SECRET))}`]],
-    ] as const) {
+    ];
+    for (const [t, make] of cases) {
       const before = await commandCounts();
       for (let i = 0; i < N; i += 1) {
         const [name, value] = make();
