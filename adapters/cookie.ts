@@ -35,6 +35,8 @@ export function cookieStore(options: CookieStoreOptions): CookieStore {
     open(sealed) {
       if (!/^[A-Za-z0-9_-]+$/.test(sealed)) return null;
       const raw = Buffer.from(sealed, 'base64url');
+      // One session, one spelling: spare bits in the last character must not give a second valid cookie.
+      if (raw.toString('base64url') !== sealed) return null;
       if (raw.length < 1 + 4 + 12 + 16 || raw[0] !== VERSION) return null;
       const header = raw.subarray(0, 17);
       const key = keys.find((k) => k.id.equals(raw.subarray(1, 5)));
