@@ -8,8 +8,11 @@ export interface AuthContext {
   readonly error: AuthError | null;
   /** The strategy that authenticated this request, if any. */
   readonly strategy: StrategyName | null;
-  /** Issues a new credential (new session id / token). Rejects with `CsrfError` on a cross-site request. */
-  login(identity: Identity): Promise<Issued>;
+  /**
+   * Issues a new credential (new session id / token). Rejects with `CsrfError` on a cross-site request.
+   * With several strategies the first one issues, unless `{ strategy: 'session-cookie' }` names another.
+   */
+  login(identity: Identity, options?: { strategy?: StrategyName }): Promise<Issued>;
   /** Ends the current session: deletes or revokes server state and clears the cookie. */
   logout(): Promise<void>;
   /**

@@ -28,6 +28,9 @@ export type {
 export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
 export type { ClaimMapping } from './claims';
 export type { RoleHierarchy } from './roles';
+export type { Precedence } from './multi';
+export type { MigrationOutcome } from './migration';
+export type { JwksOptions, JwksVerifierOptions } from './envelopes/jwks-source';
 export { REISSUED_TOKEN_HEADER } from './freshness';
 export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
 export type { RefreshOptions } from './refresh/refresh-tokens';

@@ -7,10 +7,23 @@ import { isCrossSite } from './carriers/csrf';
 import { resolveHierarchy, type RoleHierarchy } from './roles';
 import { internals, type AuthContext, type Internals } from './context';
 import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
+import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflicts, type Precedence } from './multi';
+import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
 
 export interface PrincipalOptions {
-  /** The strategy (or several, tried in order: the first whose credential is present wins). */
+  /**
+   * The strategy (or several: the first whose credential is present wins, bearer headers before cookies
+   * unless `precedence: 'listed'`). Two credentials of different strategies naming different subjects: 400 ERR_CREDENTIAL_CONFLICT.
+   * `req.auth.login()` issues with the first strategy (or `login(identity, { strategy: name })`).
+   */
   strategy: Strategy | Strategy[];
+  /** Which present credential wins. @default 'header-first' (see lib/multi.ts) */
+  precedence?: Precedence;
+  /**
+   * The strategy users are moving away from: its credentials are still accepted, and each is answered
+   * with a credential of `strategy[0]` (same login path, `authenticatedAt` kept) and then ended (lib/migration.ts).
+   */
+  migrateFrom?: Strategy | Strategy[];
   /** `'respond'` answers guard failures with problem+json; `'next'` hands the `AuthError` to your error handler. @default 'respond' */
   onError?: 'respond' | 'next';
   /** `{ admin: ['editor'], editor: ['viewer'] }` makes requireRole('viewer') pass for an admin. */
@@ -35,6 +48,8 @@ export interface PrincipalEvents {
   revoked: [subject: string, reason: RevokedReason];
   refreshed: [event: RefreshedEvent];
   rehydrated: [event: RehydratedEvent];
+  /** A user moved from a `migrateFrom` strategy to the primary one (or failed to: `error` set, old credential kept). */
+  migrated: [outcome: MigrationOutcome];
 }
 
 export interface PrincipalMiddleware extends RequestHandler {
@@ -71,6 +86,8 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   const effectiveRoles = resolveHierarchy(options.roleHierarchy);
   const realm = options.realm ?? 'api';
   const primary = strategies[0] as Strategy;
+  const precedence = checkPrecedence(options.precedence);
+  const legacy = checkMigrateFrom(options.migrateFrom, strategies);
   const acceptsHeader = strategies.some((s) => s.carriers.includes('header'));
   const usesCookie = strategies.some((s) => s.carriers.includes('cookie'));
   const events = new EventEmitter();
@@ -86,19 +103,20 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   async function identify(req: Request, res: Response, state: Internals, setResult: (p: Principal | null, s: Strategy | null) => void): Promise<void> {
     const header = req.headers.authorization;
     if (typeof header === 'string' && header.length > maxBytes) throw new CredentialTooLargeError();
-    let strategy: Strategy | undefined;
-    let carrier: CarrierKind | null = null;
-    for (const candidate of strategies) {
-      carrier = candidate.present(req);
-      if (carrier !== null) { strategy = candidate; break; }
+    const found = presentCredentials(req, strategies, legacy, precedence);
+    if (found[0] === undefined) return;
+    state.carrier = found[0].carrier;
+    state.bearer = found[0].carrier === 'header';
+    // A cookie sent by another site's form is ambient authority, not intent: ignore it (refuseCrossSite).
+    const picked = await authenticateWinner(req, res, found, () => refuseCrossSite(req));
+    if (picked === null || picked.result === null) return;
+    const { winner: first, result, others } = picked;
+    const strategy = first.strategy;
+    if (others.length > 0) await refuseConflicts(req, res, result, others, usesCookie && isCrossSite(req, trusted));
+    if (first.legacy) {
+      const outcome = await migrate(req, res, strategy, primary, result.principal);
+      if (events.listenerCount('migrated') > 0) events.emit('migrated', outcome);
     }
-    if (strategy === undefined) return;
-    state.carrier = carrier;
-    state.bearer = carrier === 'header';
-    // A cookie sent by another site's form is ambient authority, not intent: ignore it.
-    if (carrier === 'cookie') refuseCrossSite(req);
-    const result = await strategy.authenticate(req, res);
-    if (result === null) return;
     setResult(result.principal, strategy);
     if (fresh) setResult(await fresh.ensure(req, res, strategy, result.principal), strategy);
   }
@@ -109,9 +127,11 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     const context: AuthContext = {
       get error() { return state.error; },
       get strategy() { return current?.name ?? null; },
-      login: (identity) => act(req, async () => {
+      login: (identity, loginOptions) => act(req, async () => {
         refuseCrossSite(req);
-        const issued: Issued = await primary.login(req, res, identity, req.principal);
+        const issuer = loginOptions?.strategy === undefined ? primary : strategies.find((s) => s.name === loginOptions.strategy);
+        if (issuer === undefined) throw configError(`login(): no strategy named '${String(loginOptions?.strategy)}' in principal({ strategy })`);
+        const issued: Issued = await issuer.login(req, res, identity, req.principal);
         res.setHeader('Cache-Control', 'no-store');
         events.emit('login', { id: identity.id, sessionId: issued.sessionId });
         return issued;
@@ -170,8 +190,9 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   }
 
   middleware.revokeAll = async (subject) => {
-    await Promise.all(strategies.map((s) => s.revokeAll(subject).catch((err: unknown) => {
-      if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || strategies.length === 1) throw toAuthError(err);
+    const all = [...strategies, ...legacy];
+    await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
+      if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || all.length === 1) throw toAuthError(err);
     })));
     events.emit('revoked', subject, 'revokeAll');
   };
@@ -193,7 +214,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   middleware.off = (event, listener) => { events.off(event, listener as (...args: unknown[]) => void); return middleware; };
   middleware.close = async () => {
     events.removeAllListeners();
-    await Promise.all(strategies.map((s) => s.close()));
+    await Promise.all([...strategies, ...legacy].map((s) => s.close()));
   };
   return middleware;
 }

@@ -10,6 +10,11 @@ export interface KeySource {
   readonly signer: ResolvedKey | undefined;
   find(kid: string | undefined, alg: string): ResolvedKey | undefined | Promise<ResolvedKey | undefined>;
   publicJwks(): { keys: Record<string, unknown>[] };
+  /**
+   * Accept high-s ECDSA signatures (remote JWKS: other issuers do not normalise s, so refusing them
+   * would refuse about half of their ES tokens). Tokens we sign are always low-s.
+   */
+  readonly acceptHighS?: boolean;
 }
 
 export interface JwtEnvelopeOptions {
@@ -91,7 +96,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
     const key = await options.keys.find(kid, alg);
     if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
-    if (alg.startsWith('ES') && isHighS(alg, Buffer.from(s, 'base64url'))) throw new InvalidCredentialError();
+    if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, Buffer.from(s, 'base64url'))) throw new InvalidCredentialError();
     try {
       const verifyOptions: jwt.VerifyOptions = { algorithms: [key.alg], clockTolerance: tolerance / 1000 };
       if (options.issuer !== undefined) verifyOptions.issuer = options.issuer as string | [string, ...string[]];

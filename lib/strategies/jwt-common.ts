@@ -34,6 +34,7 @@ export interface JwtParts {
 /** Builds keys, envelope and carrier once, at construction; `keySource` overrides local keys (JWKS). */
 export function jwtParts(options: JwtCommonOptions, keySource?: KeySource): JwtParts {
   if (typeof options !== 'object' || options === null) throw configError('JWT strategies need an options object');
+  refuseEdDsa(options);
   const keys = keySource ?? localKeySource(resolveKeys(options));
   const clockToleranceMs = toMs(options.clockTolerance ?? '5s', 'clockTolerance');
   if (clockToleranceMs > 300_000) throw configError('clockTolerance above 5 minutes defeats expiry; keep it small');
@@ -42,4 +43,12 @@ export function jwtParts(options: JwtCommonOptions, keySource?: KeySource): JwtP
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw configError('cache.max must be a non-negative integer');
   const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ, cacheSize });
   return { envelope, carrier: tokenCarrier(options.carrier, options.cookie, 'ep'), keys, clockToleranceMs };
+}
+
+/** jsonwebtoken 9 can neither sign nor verify EdDSA: say so at start-up rather than with a generic message. */
+function refuseEdDsa(options: JwtKeyOptions): void {
+  const named = [...(options.algorithms ?? []), ...(options.keys ?? []).map((k) => k?.algorithm)].map((a) => String(a).toUpperCase());
+  if (named.includes('EDDSA') || named.includes('ED25519')) {
+    throw configError('EdDSA (Ed25519) is not supported: jsonwebtoken 9 cannot sign or verify it; use ES256 (P-256), RS256 or PS256 keys');
+  }
 }

@@ -6,6 +6,7 @@ import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers
 import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
+import { loginAuthTime } from '../migration';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
@@ -54,7 +55,7 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
     // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
-    const authAt = Date.now();
+    const authAt = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
     const sealed: SealedSession = { ...newRecord(identity, timeouts, authAt), sid: randomBytes(18).toString('base64url') };
     write(res, sealed);
     return { token: null, expiresAt: new Date(sealed.absExp), sessionId: sealed.sid };

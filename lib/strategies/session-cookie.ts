@@ -7,6 +7,7 @@ import { isCookieStore, isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
 import { sealedSessionCookie } from './session-cookie-sealed';
+import { loginAuthTime } from '../migration';
 
 export interface SessionCookieOptions extends SessionTimeouts {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
@@ -90,7 +91,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
 
   async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
     // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
-    const authAt = Date.now();
+    const authAt = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
     const record = newRecord(identity, timeouts, authAt);
     const sess = await ensureSession(req, res);
     // A new id at every login: a planted or stolen pre-login id never becomes authenticated.

@@ -5,6 +5,7 @@ import { configError, CredentialExpiredError, InvalidCredentialError } from '../
 import { isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
+import { loginAuthTime } from '../migration';
 
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   /** Where session records live: `redisStore()` or `memoryStore()`. */
@@ -62,7 +63,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
     // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
-    const authAt = Date.now();
+    const authAt = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
     const record = newRecord(identity, timeouts, authAt);
     const sid = randomBytes(18).toString('base64url');
     await save(sid, record);

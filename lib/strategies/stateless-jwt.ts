@@ -9,8 +9,10 @@ import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { makePrincipal } from './principal-of';
 import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
 import { REISSUED_TOKEN_HEADER } from '../freshness';
+import { jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
+import { loginAuthTime } from '../migration';
 
-export interface StatelessJwtOptions extends JwtCommonOptions, RevocationTuning {
+export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
   ttl?: string | number;
   /** How claims become roles/scopes/claims (e.g. `{ roles: 'realm_access.roles' }`). */
@@ -27,7 +29,8 @@ export interface StatelessJwtOptions extends JwtCommonOptions, RevocationTuning 
  * principal({ strategy: statelessJwt({ secret: process.env.JWT_SECRET, issuer: 'auth', audience: 'api' }) })
  */
 export function statelessJwt(options: StatelessJwtOptions): Strategy {
-  const { envelope, carrier, keys, clockToleranceMs } = jwtParts(options);
+  // `jwksUri`: verify-only, keys from the issuer's JWKS (lib/envelopes/jwks-source.ts).
+  const { envelope, carrier, keys, clockToleranceMs } = jwtParts(options, jwksKeySource(options as StatelessJwtOptions & Record<string, unknown>));
   const ttlMs = toMs(options.ttl ?? '15m', 'ttl');
   if (ttlMs <= 0) throw configError('ttl must be positive');
   validateMapping(options.claims);
@@ -77,7 +80,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
     // A login is a proof of identity: the login time starts now (re-issues — rehydrate, refresh — keep it).
-    const authTime = Date.now();
+    const authTime = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
     const oldFamily = previous ? families.get(previous) : undefined;
     if (refresh && oldFamily !== undefined) await refresh.revokeFamily(oldFamily);
     const familyId = refresh ? refresh.newFamily() : null;

@@ -1,0 +1,233 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { configError } from '../errors';
+import { toMs } from '../duration';
+import type { KeySource } from './jwt';
+import type { JwtAlgorithm, ResolvedKey } from './jwt-keys';
+
+/** How a verifier fetches and keeps the issuer's JWKS. */
+export interface JwksOptions {
+  /** How long a fetched JWKS is used before it is fetched again. @default '10m' */
+  maxAge?: string | number;
+  /**
+   * After a token with an unknown `kid` caused a refetch, further unknown kids cause none for this long
+   * (forged kids cannot cause a refetch storm). Also the pause between attempts while the issuer is down. @default '30s'
+   */
+  cooldown?: string | number;
+  /** When a refetch fails, the last good JWKS keeps verifying for this long after it was fetched. @default '1h' */
+  staleIfError?: string | number;
+  /** Per-fetch timeout. @default '5s' */
+  timeout?: string | number;
+  /** Plain `http:` is refused except on loopback (a network attacker could swap the keys); `true` allows it. @default false */
+  allowHttp?: boolean;
+}
+
+/** Asymmetric algorithms only: a JWKS never yields an HMAC secret, and never `none`. */
+const ASYMMETRIC: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
+const EC_CURVES: Record<string, JwtAlgorithm> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' };
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+const MAX_BYTES = 256 * 1024;
+const MAX_KEYS = 100;
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** A remote JWKS source also reports what it did (tests, metrics). */
+export interface RemoteKeySource extends KeySource {
+  readonly stats: { readonly fetches: number; readonly failures: number };
+}
+
+/**
+ * Verification keys from an issuer's JWKS URL (verify-only: never signs).
+ * Cached for `maxAge`; one fetch at a time (single-flight); an unknown `kid` causes at most one
+ * refetch per `cooldown`; the last good set keeps working for `staleIfError` when the issuer is down.
+ * Only the configured URL is ever fetched: `jku` / `x5u` / `jwk` token headers are never read.
+ */
+export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySource {
+  const url = checkUri(uri, options.allowHttp === true);
+  const maxAgeMs = toMs(options.maxAge ?? '10m', 'jwks.maxAge');
+  const cooldownMs = toMs(options.cooldown ?? '30s', 'jwks.cooldown');
+  const staleMs = Math.max(maxAgeMs, toMs(options.staleIfError ?? '1h', 'jwks.staleIfError'));
+  const timeoutMs = toMs(options.timeout ?? '5s', 'jwks.timeout');
+  if (timeoutMs <= 0) throw configError('jwks.timeout must be positive');
+
+  let keys: Map<string, ResolvedKey> | null = null;
+  let fetchedAt = 0;
+  let failedAt = -Infinity;
+  let kidRefetchAt = -Infinity;
+  let inflight: Promise<void> | null = null;
+  const stats = { fetches: 0, failures: 0 };
+
+  function refresh(): Promise<void> {
+    inflight ??= load().finally(() => { inflight = null; });
+    return inflight;
+  }
+
+  async function load(): Promise<void> {
+    stats.fetches += 1;
+    try {
+      const next = parseJwks(await download(url, timeoutMs));
+      keys = next;
+      fetchedAt = Date.now();
+      failedAt = -Infinity;
+    } catch (err) {
+      stats.failures += 1;
+      failedAt = Date.now();
+      throw err;
+    }
+  }
+
+  /** The key set to use now: fresh, refreshed, or stale within `staleIfError` while the issuer is down. */
+  async function current(): Promise<Map<string, ResolvedKey>> {
+    const now = Date.now();
+    if (keys !== null && now - fetchedAt < maxAgeMs) return keys;
+    const usable = keys !== null && now - fetchedAt < staleMs;
+    // The issuer failed recently: do not retry on every request.
+    if (now - failedAt < cooldownMs && inflight === null) {
+      if (usable && keys !== null) return keys;
+      throw new Error('express-principal: the JWKS could not be fetched (retrying after the cooldown)');
+    }
+    try {
+      await refresh();
+    } catch (err) {
+      if (keys !== null && Date.now() - fetchedAt < staleMs) return keys;
+      throw new Error('express-principal: the JWKS could not be fetched', { cause: err });
+    }
+    return keys as unknown as Map<string, ResolvedKey>;
+  }
+
+  function lookup(set: Map<string, ResolvedKey>, kid: string | undefined): ResolvedKey | undefined {
+    if (kid !== undefined) return set.get(kid);
+    // No kid: only unambiguous when the issuer publishes exactly one key.
+    return set.size === 1 ? [...set.values()][0] : undefined;
+  }
+
+  return {
+    signer: undefined,
+    acceptHighS: true,
+    stats,
+    async find(kid) {
+      const found = lookup(await current(), kid);
+      if (found !== undefined || kid === undefined) return found;
+      // An unknown kid: maybe the issuer rotated. Join a fetch in flight, or start one unless one ran recently.
+      if (inflight === null) {
+        if (Date.now() - kidRefetchAt < cooldownMs) return undefined;
+        kidRefetchAt = Date.now();
+      }
+      try { await refresh(); } catch { return undefined; }
+      return keys === null ? undefined : lookup(keys, kid);
+    },
+    // A verifier republishes nothing: the issuer's JWKS is the one to fetch.
+    publicJwks: () => ({ keys: [] }),
+  };
+}
+
+function checkUri(uri: string, allowHttp: boolean): URL {
+  let url: URL;
+  try { url = new URL(uri); } catch { throw configError('jwksUri must be an absolute https: URL'); }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && (allowHttp || LOOPBACK.has(url.hostname))) return url;
+  throw configError(`jwksUri must use https: (plain http is only accepted on loopback, or with jwks: { allowHttp: true }); got ${url.protocol}`);
+}
+
+async function download(url: URL, timeoutMs: number): Promise<unknown> {
+  const res = await fetch(url, {
+    headers: { accept: 'application/jwk-set+json, application/json' },
+    redirect: 'error',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`JWKS answered ${res.status}`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > MAX_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error('JWKS too large');
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > MAX_BYTES) throw new Error('JWKS too large');
+      chunks.push(chunk);
+    }
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+}
+
+/**
+ * Keeps only signature keys we can pin: RSA (2048+ bits) and EC P-256/384/521, each to exactly one
+ * algorithm — the JWK's `alg` when given (it must fit the key), else the one its kty/crv implies
+ * (RSA without `alg` → RS256). Symmetric (`oct`) keys, keys with private members, encryption keys
+ * and OKP (EdDSA: jsonwebtoken 9 cannot verify it) are skipped.
+ */
+export function parseJwks(body: unknown): Map<string, ResolvedKey> {
+  const list = (body as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(list)) throw new Error('not a JWKS (no `keys` array)');
+  const out = new Map<string, ResolvedKey>();
+  const ambiguous = new Set<string>();
+  for (const entry of list.slice(0, MAX_KEYS)) {
+    const key = parseJwk(entry);
+    if (key === null) continue;
+    const id = key.kid ?? '';
+    if (out.has(id)) ambiguous.add(id);
+    out.set(id, key);
+  }
+  // Two entries with one kid are ambiguous: keep neither.
+  for (const id of ambiguous) out.delete(id);
+  if (out.size === 0) throw new Error('the JWKS holds no usable signature key');
+  return out;
+}
+
+function parseJwk(entry: unknown): ResolvedKey | null {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return null;
+  const jwk = entry as Record<string, unknown>;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return null;
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return null;
+  if (PRIVATE_MEMBERS.some((m) => m in jwk)) return null;
+  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === '' || jwk.kid.length > 256)) return null;
+  let implied: JwtAlgorithm[];
+  if (jwk.kty === 'RSA') implied = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+  else if (jwk.kty === 'EC' && typeof jwk.crv === 'string' && EC_CURVES[jwk.crv] !== undefined) implied = [EC_CURVES[jwk.crv] as JwtAlgorithm];
+  else return null;
+  let alg: JwtAlgorithm;
+  if (jwk.alg === undefined) alg = implied[0] as JwtAlgorithm;
+  else if (typeof jwk.alg === 'string' && ASYMMETRIC.includes(jwk.alg as JwtAlgorithm) && implied.includes(jwk.alg as JwtAlgorithm)) alg = jwk.alg as JwtAlgorithm;
+  else return null;
+  let verifyKey: KeyObject;
+  try {
+    const members: Record<string, unknown> = jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+    verifyKey = createPublicKey({ key: members as never, format: 'jwk' });
+  } catch {
+    return null;
+  }
+  if (verifyKey.asymmetricKeyType === 'rsa' && (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return null;
+  return { kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, alg, verifyKey, signKey: undefined };
+}
+
+/** The `statelessJwt` options that make it a verifier of someone else's tokens. */
+export interface JwksVerifierOptions {
+  /** The issuer's JWKS URL: verify-only (login() is refused), keys fetched and cached. Requires `issuer` and `audience`. */
+  jwksUri?: string;
+  /** Caching and fetching of `jwksUri`. */
+  jwks?: JwksOptions;
+}
+
+/** The remote key source for `{ jwksUri }`, or `undefined` for local keys; refuses mixed or incomplete setups at start-up. */
+export function jwksKeySource(options: JwksVerifierOptions & Record<string, unknown>): RemoteKeySource | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
+  if (options.jwksUri === undefined) {
+    if (options.jwks !== undefined) throw configError('`jwks` options need `jwksUri`');
+    return undefined;
+  }
+  if (typeof options.jwksUri !== 'string') throw configError('jwksUri must be a string URL');
+  for (const field of ['secret', 'privateKey', 'publicKey', 'keys', 'algorithms']) {
+    if (options[field] !== undefined) {
+      throw configError(`give either \`jwksUri\` (verify someone else's tokens) or \`${field}\` (local keys), not both; algorithms are pinned by each JWK`);
+    }
+  }
+  // A JWKS is shared by every service of an issuer: without iss and aud, a token minted for another API would pass here.
+  if (options.issuer === undefined || options.audience === undefined) {
+    throw configError('statelessJwt({ jwksUri }) needs `issuer` and `audience`, so tokens minted for other services are refused');
+  }
+  return remoteJwks(options.jwksUri, options.jwks);
+}

@@ -1,0 +1,73 @@
+import type { Request, Response } from 'express';
+import type { Identity, Issued, Principal, Strategy, StrategyName } from './types';
+import { configError, toAuthError, type AuthError } from './errors';
+
+/** Response header carrying the replacement token when it travels in a header (the same one refreshPrincipal re-issues use). */
+export const MIGRATED_TOKEN_HEADER = 'X-Access-Token';
+
+/** Principals handed to `login` as `previous` by a migration: a re-issue, not a new proof of identity. */
+const reissues = new WeakSet<Principal>();
+
+/**
+ * The `authenticatedAt` a strategy's `login` records: now for a real login (a new proof of identity),
+ * the previous one when a migration re-issues the same user's credential through the same login path.
+ */
+export function loginAuthTime(identity: Identity, previous: Principal | null): number {
+  return previous !== null && reissues.has(previous) && previous.id === identity.id ? previous.authenticatedAt.getTime() : Date.now();
+}
+
+export interface MigrationOutcome {
+  readonly id: string;
+  readonly from: StrategyName;
+  readonly to: StrategyName;
+  /** The new credential (already set as a cookie and/or in the `X-Principal-Token` header). */
+  readonly issued: Issued | null;
+  /** Whether the old credential was ended (session destroyed / token revoked / cookie cleared). */
+  readonly oldRevoked: boolean;
+  /** Why issuing the new credential failed; the old credential is then left untouched. */
+  readonly error?: AuthError;
+}
+
+export function checkMigrateFrom(value: Strategy | Strategy[] | undefined, current: readonly Strategy[]): Strategy[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  if (list.some((s) => typeof s?.authenticate !== 'function' || typeof s.logout !== 'function')) {
+    throw configError('migrateFrom must be a strategy (or a list): the one users are moving away from');
+  }
+  if (list.some((s) => current.includes(s))) throw configError('a strategy cannot be both in `strategy` and in `migrateFrom`');
+  return list;
+}
+
+/** What a principal of the old strategy becomes when re-issued by the new one (same subject, roles, scopes, claims). */
+export function identityOf(p: Principal): Identity {
+  return { id: p.id, roles: [...p.roles], scopes: [...p.scopes], claims: { ...p.claims } };
+}
+
+/**
+ * Moves one user from `from` to `to` on this response: issues a `to` credential through its ordinary
+ * `login` (the old principal is passed as `previous`, so `authenticatedAt` is kept and the session id is new),
+ * then ends the old credential through `from.logout` (destroys its session / revokes its jti / clears its cookie).
+ * If the new credential cannot be issued (store down), nothing is revoked: the old credential keeps working
+ * and the move is tried again on the next request.
+ */
+export async function migrate(req: Request, res: Response, from: Strategy, to: Strategy, old: Principal): Promise<MigrationOutcome> {
+  let issued: Issued;
+  reissues.add(old);
+  try {
+    issued = await to.login(req, res, identityOf(old), old);
+  } catch (err) {
+    return { id: old.id, from: from.name, to: to.name, issued: null, oldRevoked: false, error: toAuthError(err) };
+  }
+  if (issued.token !== null) {
+    res.setHeader(MIGRATED_TOKEN_HEADER, issued.token);
+    if (req.headers.origin !== undefined) res.append('Access-Control-Expose-Headers', MIGRATED_TOKEN_HEADER);
+  }
+  res.setHeader('Cache-Control', 'no-store');
+  let oldRevoked = true;
+  try {
+    await from.logout(req, res, old);
+  } catch {
+    oldRevoked = false;
+  }
+  return { id: old.id, from: from.name, to: to.name, issued, oldRevoked };
+}
