@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Principal } from './types';
-import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError, toAuthError } from './errors';
+import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError } from './errors';
 import { internals, type Internals } from './context';
 import { sendProblem } from './respond';
 import { toMs } from './duration';
@@ -22,7 +22,7 @@ function toHandler(check: Check): RequestHandler {
     if (who === null || who === undefined) return fail(new AuthRequiredError());
     Promise.resolve()
       .then(() => check(who, req, state))
-      .then((err) => (err === null ? next() : fail(err)), (err: unknown) => fail(toAuthError(err)));
+      .then((err) => (err === null ? next() : fail(err)), (err: unknown) => (err instanceof AuthError ? fail(err) : next(err)));
   };
 }
 

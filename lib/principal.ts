@@ -137,7 +137,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
         return issued;
       }),
       logout: () => act(req, async () => {
-        refuseCrossSite(req);
+        // A bearer header is not ambient authority: only a cookie-carried logout can be forged cross-site.
+        if (state.carrier !== 'header') refuseCrossSite(req);
+        // The store could not say whose session this is: ending nothing and answering 2xx would fail open.
+        if (state.error !== null && state.error.status === 503) throw state.error;
         const who = req.principal;
         await (current ?? primary).logout(req, res, who);
         res.setHeader('Cache-Control', 'no-store');

@@ -95,11 +95,14 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     const record = newRecord(identity, timeouts, authAt);
     const sess = await ensureSession(req, res);
     // A new id at every login: a planted or stolen pre-login id never becomes authenticated.
+    const oldSid = req.sessionID;
+    const oldOwner = sess.ep?.id;
     await call<void>((cb) => sess.regenerate(cb));
     const fresh = req.session;
     fresh.ep = record;
     await call<void>((cb) => fresh.save(cb));
     await store.indexAdd(record.id, req.sessionID, timeouts.absoluteMs);
+    if (oldOwner !== undefined) await store.indexRemove(oldOwner, [oldSid]);
     return { token: null, expiresAt: new Date(record.absExp), sessionId: req.sessionID };
   }
 
