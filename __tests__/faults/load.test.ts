@@ -6,12 +6,13 @@
  * credential known to be logged out / revoked before the request was sent, no 200 without a
  * credential, no unhandled rejection, and every session acknowledged before the fault is readable.
  */
-import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createClient } from 'redis';
-import { redisStore } from '../../lib';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server';
-import { makeApp, makeStrategy, STRATEGY_KINDS, type StrategyKind } from '../adapters/test-app';
+import { eventually } from '../adapters/contract';
+import { STRATEGY_KINDS, type StrategyKind } from '../adapters/test-app';
 
 jest.setTimeout(90_000);
 
@@ -64,40 +65,46 @@ interface Credential {
 
 describe('load with a Redis restart in the middle', () => {
   let server: TestRedisServer;
-  let client: ReturnType<typeof createClient>;
-  const servers: Server[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  let unhandled = 0;
-  const onUnhandled = () => { unhandled += 1; };
+  let app: ChildProcess | undefined;
+  const inbox: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    process.on('unhandledRejection', onUnhandled);
     server = await startRedisServer({ appendonly: true });
-    client = createClient({ url: server.url });
-    client.on('error', () => undefined);
-    await client.connect();
   }, 30_000);
 
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled);
     agent.destroy();
-    for (const close of closers) await close();
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    client?.destroy();
+    if (app && app.exitCode === null) {
+      const exited = new Promise((r) => app?.once('exit', r));
+      app.kill('SIGTERM');
+      await exited;
+    }
     await server?.destroy();
   });
 
+  /** Asks the app process for its counters. */
+  async function appStats(): Promise<{ unhandledRejections: number; uncaughtExceptions: number }> {
+    const before = inbox.length;
+    app?.send('stats');
+    await eventually(() => inbox.slice(before).some((m) => 'stats' in m), 'stats from the app process', 10_000);
+    return inbox.slice(before).find((m) => 'stats' in m)?.stats as { unhandledRejections: number; uncaughtExceptions: number };
+  }
+
   it('never lets a dead or missing credential through, and loses no acknowledged session', async () => {
-    const ports = new Map<StrategyKind, number>();
-    for (const kind of STRATEGY_KINDS) {
-      const { app, auth } = makeApp(makeStrategy(kind, redisStore({ client, prefix: `load:${kind}:` })));
-      closers.push(() => auth.close());
-      const srv = http.createServer(app);
-      srv.keepAliveTimeout = 30_000;
-      servers.push(srv);
-      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-      ports.set(kind, (srv.address() as AddressInfo).port);
-    }
+    // The app (all three strategies on the test's Redis) runs in its own process: see load-server.ts.
+    app = fork(join(__dirname, 'load-server.ts'), [], {
+      execArgv: ['-r', 'ts-node/register/transpile-only'],
+      env: { ...process.env, REDIS_URL: server.url, TS_NODE_TRANSPILE_ONLY: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    app.on('message', (m) => inbox.push(m as Record<string, unknown>));
+    await eventually(() => inbox.some((m) => 'ports' in m || 'fatal' in m), 'the app process listens', 60_000, 50);
+    const ready = inbox.find((m) => 'ports' in m || 'fatal' in m) as { ports?: Record<StrategyKind, number>; fatal?: string };
+    if (!ready.ports) throw new Error(`app process failed: ${ready.fatal}`);
+    const ports = new Map<StrategyKind, number>(Object.entries(ready.ports) as [StrategyKind, number][]);
+    // Self-test: a deliberate unhandled rejection in the app process is counted (so 0 later means 0).
+    app.send('selftest');
+    await eventually(async () => (await appStats()).unhandledRejections === 1, 'the app process counts unhandled rejections', 10_000, 50);
 
     const counts = {
       requests: 0, byStatus: {} as Record<string, number>, networkErrors: 0, maxLatencyMs: 0,
@@ -245,12 +252,28 @@ describe('load with a Redis restart in the middle', () => {
     for (const c of afterFault) if ((await verify(c)) !== 200) lostAfter += 1;
     for (const c of dead) if ((await verify(c)) === 200) deadAcceptedAfter += 1;
 
+    const finalStats = await appStats();
+    // Nothing the load wrote lives forever: every key in this private Redis has a TTL.
+    const inspect = createClient({ url: server.url });
+    inspect.on('error', () => undefined);
+    await inspect.connect();
+    const noTtl = new Set<string>();
+    let keyCount = 0;
+    for await (const batch of inspect.scanIterator({ COUNT: 1000 })) {
+      for (const key of batch) {
+        keyCount += 1;
+        if (!((await inspect.pTTL(key)) > 0)) noTtl.add(key.replace(/:[A-Za-z0-9_-]{16,}$/, ':<id>').replace(/load-user-\d+(-keeper)?/, '<user>'));
+      }
+    }
+    inspect.destroy();
     const summary = {
       ms: Date.now() - started, clients: CLIENTS, ...counts,
       faultMs: faultEndedAt - faultStartedAt,
       credentials: creds.length, liveBeforeFault: beforeFault.length, liveAfterFault: afterFault.length,
       dead: dead.length, unknown: creds.filter((c) => c.state === 'unknown').length,
-      lostBefore, lostAfter, deadAcceptedAfter, unhandled,
+      lostBefore, lostAfter, deadAcceptedAfter,
+      redisKeys: keyCount, keysWithoutTtl: [...noTtl],
+      unhandledRejections: finalStats.unhandledRejections - 1, uncaughtExceptions: finalStats.uncaughtExceptions,
     };
     // eslint-disable-next-line no-console
     console.log(`load-with-faults ${JSON.stringify(summary)}`);
@@ -264,7 +287,11 @@ describe('load with a Redis restart in the middle', () => {
     expect(counts.deadAccepted).toBe(0);
     expect(counts.anonAccepted).toBe(0);
     expect(counts.wrongPrincipal).toBe(0);
-    expect(unhandled).toBe(0);
+    expect(finalStats.unhandledRejections - 1).toBe(0); // minus the self-test's one
+    expect(finalStats.uncaughtExceptions).toBe(0);
+    expect(app.exitCode).toBeNull(); // never crashed
+    expect(keyCount).toBeGreaterThan(0);
+    expect([...noTtl]).toEqual([]);
     expect(beforeFault.length).toBeGreaterThan(10);
     expect(lostBefore).toBe(0);
     expect(lostAfter).toBe(0);
