@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { constants, createHmac, randomBytes, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { CredentialExpiredError, InvalidCredentialError } from '../errors';
 import type { ResolvedKey } from './jwt-keys';
@@ -31,6 +31,8 @@ export interface JwtEnvelopeOptions {
 export interface VerifiedJwt {
   readonly payload: Readonly<Record<string, unknown>>;
   readonly expMs: number;
+  /** What the strategy derived from this token (e.g. its Principal), reused on every cache hit. */
+  memo: unknown;
 }
 
 export interface SignedJwt {
@@ -47,11 +49,14 @@ const MAX_KID = 256;
 
 export interface JwtEnvelope {
   sign(claims: Record<string, unknown>, ttlMs: number): SignedJwt;
-  verify(token: string): Promise<VerifiedJwt>;
+  /** Synchronous for local keys; a Promise when keys come from a remote JWKS. */
+  verify(token: string): VerifiedJwt | Promise<VerifiedJwt>;
 }
 
 export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   const cache = new Map<string, VerifiedJwt>();
+  const issuers = options.issuer === undefined ? null : ([] as string[]).concat(options.issuer);
+  const audiences = options.audience === undefined ? null : ([] as string[]).concat(options.audience);
   const tolerance = options.clockToleranceMs;
 
   function sign(claims: Record<string, unknown>, ttlMs: number): SignedJwt {
@@ -73,50 +78,59 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     return { token, jti, issuedAtMs, expiresAtMs: exp * 1000 };
   }
 
-  async function verify(token: string): Promise<VerifiedJwt> {
+  function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
     const hit = cache.get(token);
     if (hit !== undefined) {
-      if (Date.now() < hit.expMs) {
-        cache.delete(token);
-        cache.set(token, hit);
-        return hit;
-      }
+      if (Date.now() < hit.expMs) return hit;
       cache.delete(token);
     }
-    const parts = token.split('.');
-    if (parts.length !== 3) throw new InvalidCredentialError();
-    const [h, p, s] = parts as [string, string, string];
-    if (s === '' || !canonical(h) || !canonical(p) || !canonical(s)) throw new InvalidCredentialError();
-    const header = parseObject(h);
-    const claims = parseObject(p);
+    const first = token.indexOf('.');
+    const second = token.indexOf('.', first + 1);
+    if (first < 0 || second < 0 || token.indexOf('.', second + 1) >= 0) throw new InvalidCredentialError();
+    const s = token.slice(second + 1);
+    // Header and payload are signed as text, so any re-encoding breaks the signature; only the
+    // signature segment can hide spare bits, and it must be canonical.
+    if (s === '' || !canonical(s)) throw new InvalidCredentialError();
+    const header = parseObject(token.slice(0, first));
+    const claims = parseObject(token.slice(first + 1, second));
     const alg = header.alg;
     if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
     if (options.typ !== null && !options.typ.includes(typeof header.typ === 'string' ? header.typ.toLowerCase() : '')) throw new InvalidCredentialError();
     const kid = header.kid;
     if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
-    const key = await options.keys.find(kid, alg);
-    if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
-    if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, Buffer.from(s, 'base64url'))) throw new InvalidCredentialError();
-    try {
-      const verifyOptions: jwt.VerifyOptions = { algorithms: [key.alg], clockTolerance: tolerance / 1000 };
-      if (options.issuer !== undefined) verifyOptions.issuer = options.issuer as string | [string, ...string[]];
-      if (options.audience !== undefined) verifyOptions.audience = options.audience as string | [string, ...string[]];
-      jwt.verify(token, key.verifyKey, verifyOptions);
-    } catch (err) {
-      if (err instanceof jwt.TokenExpiredError) throw new CredentialExpiredError();
-      throw new InvalidCredentialError(err);
-    }
+    const found = options.keys.find(kid, alg);
+    const finish = (key: ResolvedKey | undefined): VerifiedJwt => {
+      if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
+      const signature = Buffer.from(s, 'base64url');
+      if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
+      if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
+      const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
+      if (options.cacheSize > 0) {
+        // Insertion order is the eviction order; a hit does not reorder (cheap, and bounded all the same).
+        if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
+        cache.set(token, verified);
+      }
+      return verified;
+    };
+    return found instanceof Promise ? found.then(finish) : finish(found);
+  }
+
+  /** Registered claims, checked only after the signature: exp required, nbf/iat not in the future, iss/aud. */
+  function checkClaims(claims: Record<string, unknown>): number {
     const now = Date.now();
-    // jsonwebtoken accepts a token without exp and an iat in the future; an auth layer must not.
-    if (typeof claims.exp !== 'number') throw new InvalidCredentialError();
-    if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat * 1000 > now + tolerance)) throw new InvalidCredentialError();
-    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 > now + tolerance)) throw new InvalidCredentialError();
-    const verified: VerifiedJwt = { payload: claims, expMs: claims.exp * 1000 };
-    if (options.cacheSize > 0) {
-      if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(token, verified);
+    const { exp, nbf, iat } = claims;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new InvalidCredentialError();
+    if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > now + tolerance)) throw new InvalidCredentialError();
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf * 1000 > now + tolerance)) throw new InvalidCredentialError();
+    if (issuers !== null && (typeof claims.iss !== 'string' || !issuers.includes(claims.iss))) throw new InvalidCredentialError();
+    if (audiences !== null) {
+      const aud = claims.aud;
+      const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      if (!list.some((a) => typeof a === 'string' && audiences.includes(a))) throw new InvalidCredentialError();
     }
-    return verified;
+    if (exp * 1000 + tolerance <= now) throw new CredentialExpiredError();
+    // A cached entry is served until exp exactly (never the tolerance), then re-verified.
+    return exp * 1000;
   }
 
   return { sign, verify };
@@ -136,4 +150,25 @@ function parseObject(segment: string): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidCredentialError();
   return value as Record<string, unknown>;
+}
+
+const HASH: Record<string, string> = { '256': 'sha256', '384': 'sha384', '512': 'sha512' };
+
+/** Signature check with node:crypto over the KeyObject parsed once at construction. */
+function verifySignature(key: ResolvedKey, signingInput: string, signature: Buffer): boolean {
+  const hash = HASH[key.alg.slice(2)] as string;
+  switch (key.alg.slice(0, 2)) {
+    case 'HS': {
+      const expected = createHmac(hash, key.verifyKey).update(signingInput).digest();
+      return expected.length === signature.length && timingSafeEqual(expected, signature);
+    }
+    case 'RS':
+      return cryptoVerify(hash, Buffer.from(signingInput), key.verifyKey, signature);
+    case 'PS':
+      return cryptoVerify(hash, Buffer.from(signingInput), { key: key.verifyKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, signature);
+    case 'ES':
+      return cryptoVerify(hash, Buffer.from(signingInput), { key: key.verifyKey, dsaEncoding: 'ieee-p1363' }, signature);
+    default:
+      return false;
+  }
 }
