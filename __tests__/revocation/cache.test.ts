@@ -65,3 +65,55 @@ test('tokens issued before a gap in the log (trimmed unseen entries) are UNKNOWN
   expect(c.check('x', 'j', now - 9_500)).toBe(UNKNOWN); // within the clock skew allowance
   expect(c.check('x', 'j', now)).toBe(CLEAR);
 });
+
+test('the compact jti set (16-byte base64url jtis) agrees with a Map under random adds, lookups and sweeps', () => {
+  const { CompactJtiSet } = jest.requireActual('../../lib/state/revocation-jtis') as typeof import('../../lib/state/revocation-jtis');
+  const { randomBytes } = jest.requireActual('node:crypto') as typeof import('node:crypto');
+  const base = 1_700_000_000;
+  const set = new CompactJtiSet(base);
+  const model = new Map<string, number>();
+  const all: string[] = [];
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < 3000; i++) {
+      const jti = randomBytes(16).toString('base64url');
+      const exp = base + round * 10 + (i % 50);
+      expect(set.add(jti, exp)).toBe(true);
+      model.set(jti, exp);
+      all.push(jti);
+    }
+    const now = base + round * 10;
+    set.sweep(now);
+    for (const [k, e] of model) if (e <= now) model.delete(k);
+    expect(set.size).toBe(model.size);
+    for (let i = 0; i < all.length; i += 13) expect(set.has(all[i] as string)).toBe(model.has(all[i] as string));
+  }
+  // Foreign or non-canonical jtis are refused (the cache keeps them in its Map instead).
+  expect(set.add('not-a-16-byte-jti', base + 100)).toBe(false);
+  expect(set.add('AAAAAAAAAAAAAAAAAAAAAB', base + 100)).toBe(false); // last 4 bits set: non-canonical
+  expect(set.has('AAAAAAAAAAAAAAAAAAAAAA')).toBe(false);
+  expect(set.add('AAAAAAAAAAAAAAAAAAAAAA', base + 100)).toBe(true);
+  expect(set.has('AAAAAAAAAAAAAAAAAAAAAA')).toBe(true);
+  // Decoding is exact: the four words are the token's 16 bytes, and a one-character difference is another key.
+  const probe = new CompactJtiSet(base) as unknown as { decode(j: string): boolean; word: Uint32Array };
+  for (let i = 0; i < 200; i++) {
+    const bytes = randomBytes(16);
+    expect(probe.decode(bytes.toString('base64url'))).toBe(true);
+    expect([...probe.word]).toEqual([0, 4, 8, 12].map((o) => bytes.readUInt32BE(o)));
+  }
+  expect(set.has('AAAAAAAAAAAAAAAAAAAAAQ')).toBe(false);
+});
+
+test('the cache holds issued-style jtis compactly and other jtis (session ids) in its map, both bounded', () => {
+  const c = make(10);
+  const now = Date.now();
+  const issued = 'q8Jd02mXq9Lp3Zr7Tv5WyA'; // 22 chars, canonical
+  const sid = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab'; // 24 chars (sealed session id)
+  c.addJti(issued, now + 60_000);
+  c.addJti(sid, now + 60_000);
+  expect(c.check('x', issued, now)).toBe(REVOKED);
+  expect(c.check('x', sid, now)).toBe(REVOKED);
+  expect(c.size).toBe(2);
+  for (let i = 0; i < 20; i++) c.addJti(`${String(i).padStart(2, '0')}Jd02mXq9Lp3Zr7Tv5WyA`, now + 60_000);
+  expect(c.size).toBeLessThanOrEqual(10);
+  expect(c.check('x', '19Jd02mXq9Lp3Zr7Tv5WyA', now)).toBe(UNKNOWN);
+});

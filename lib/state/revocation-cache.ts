@@ -25,9 +25,15 @@ export interface RevocationCacheOptions {
   skewMs: number;
 }
 
+import { CompactJtiSet } from './revocation-jtis';
+
 interface SubjectMark { before: number; dropAt: number }
 
 export class RevocationCache {
+  /** Jtis as issued by express-principal (16 bytes, base64url): compact typed-array set, swept every few seconds. */
+  private readonly compact: CompactJtiSet;
+  private compactSweptSec = 0;
+  /** Any other jti (foreign issuers, session ids): Map + per-second buckets. */
   private readonly jtis = new Map<string, number>();
   private readonly jtiBuckets = new Map<number, string[]>();
   private readonly subjects = new Map<string, SubjectMark>();
@@ -41,19 +47,20 @@ export class RevocationCache {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly options: RevocationCacheOptions) {
+    this.compact = new CompactJtiSet(this.base);
     this.timer = setInterval(() => this.sweep(), 1000);
     this.timer.unref();
   }
 
   get size(): number {
-    return this.jtis.size + this.subjects.size;
+    return this.compact.size + this.jtis.size + this.subjects.size;
   }
 
   check(subject: string, jti: string | null, issuedAtMs: number): Verdict {
     const mark = this.subjects.get(subject);
     if (mark !== undefined && issuedAtMs < mark.before) return REVOKED;
     // A jti kept past its expiry (until the next sweep) only matches a token that is expired anyway.
-    if (jti !== null && this.jtis.has(jti)) return REVOKED;
+    if (jti !== null && (this.compact.has(jti) || (this.jtis.size > 0 && this.jtis.has(jti)))) return REVOKED;
     if (issuedAtMs <= this.floor) return UNKNOWN;
     if (this.overflowUntil !== 0 && Date.now() < this.overflowUntil) return UNKNOWN;
     return CLEAR;
@@ -62,6 +69,14 @@ export class RevocationCache {
   addJti(jti: string, expiresAtMs: number): void {
     const sec = Math.ceil(expiresAtMs / 1000);
     if (sec <= this.sweptSec) return; // already expired: the token is refused by its `exp`
+    if (this.compact.accepts(jti)) {
+      if (!this.compact.has(jti) && !this.room()) {
+        this.overflowUntil = Math.max(this.overflowUntil, sec * 1000);
+        return;
+      }
+      this.compact.add(jti, sec);
+      return;
+    }
     const rel = sec - this.base;
     const held = this.jtis.get(jti);
     if (held !== undefined) {
@@ -102,7 +117,7 @@ export class RevocationCache {
   }
 
   /** Drops what has expired. Runs every second (unref'd timer) and when the cache is full. */
-  sweep(nowMs = Date.now()): void {
+  sweep(nowMs = Date.now(), force = false): void {
     const nowSec = Math.floor(nowMs / 1000);
     for (let sec = this.sweptSec + 1; sec <= nowSec; sec++) {
       const jtis = this.jtiBuckets.get(sec);
@@ -123,12 +138,17 @@ export class RevocationCache {
       }
     }
     if (nowSec > this.sweptSec) this.sweptSec = nowSec;
+    // The compact set is swept by a scan: every 5 s (an entry outliving its token by seconds is harmless).
+    if (force || nowSec - this.compactSweptSec >= 5) {
+      this.compact.sweep(nowSec);
+      this.compactSweptSec = nowSec;
+    }
     if (this.overflowUntil !== 0 && nowMs >= this.overflowUntil) this.overflowUntil = 0;
   }
 
   private room(): boolean {
     if (this.size < this.options.maxEntries) return true;
-    this.sweep();
+    this.sweep(Date.now(), true);
     return this.size < this.options.maxEntries;
   }
 

@@ -11,6 +11,11 @@ import { CLEAR, REVOKED, RevocationCache } from './revocation-cache';
  */
 export interface Revocation {
   isRevoked(subject: string, jti: string | null, issuedAtMs: number): Promise<boolean>;
+  /**
+   * The same answer, synchronously when the local cache can give it (the per-request path: no promise,
+   * no await), or a promise when the store must be asked.
+   */
+  check(subject: string, jti: string | null, issuedAtMs: number): boolean | Promise<boolean>;
   revoke(jti: string, expiresAtMs: number): Promise<void>;
   revokeAll(subject: string, maxLifetimeMs: number): Promise<void>;
   close(): Promise<void>;
@@ -59,6 +64,7 @@ export function createRevocation(store: StateStore, context: RevocationContext, 
 export function storeRevocation(store: StateStore): Revocation {
   return {
     isRevoked: (subject, jti, issuedAtMs) => lookup(store, subject, jti, issuedAtMs),
+    check: (subject, jti, issuedAtMs) => lookup(store, subject, jti, issuedAtMs),
     async revoke(jti, expiresAtMs) {
       const ttl = expiresAtMs - Date.now();
       if (ttl > 0) await store.set(jtiKey(jti), '1', ttl);
@@ -118,15 +124,18 @@ export function syncedRevocation(store: StateStore, log: RevocationLog, options:
     }, blockMs);
   }
 
+  function check(subject: string, jti: string | null, issuedAtMs: number): boolean | Promise<boolean> {
+    if (follower === null) start();
+    const verdict = cache.check(subject, jti, issuedAtMs);
+    if (verdict === REVOKED) return true;
+    if (verdict === CLEAR && performance.now() - lastSync <= maxLagMs) return false;
+    // Stale, full, or a token older than a gap in the log: ask the store (503 if it cannot answer).
+    return lookup(store, subject, jti, issuedAtMs);
+  }
+
   return {
-    async isRevoked(subject, jti, issuedAtMs) {
-      if (follower === null) start();
-      const verdict = cache.check(subject, jti, issuedAtMs);
-      if (verdict === REVOKED) return true;
-      if (verdict === CLEAR && performance.now() - lastSync <= maxLagMs) return false;
-      // Stale, full, or a token older than a gap in the log: ask the store (503 if it cannot answer).
-      return lookup(store, subject, jti, issuedAtMs);
-    },
+    isRevoked: async (subject, jti, issuedAtMs) => check(subject, jti, issuedAtMs),
+    check,
     async revoke(jti, expiresAtMs) {
       if (follower === null) start();
       const ttl = expiresAtMs - Date.now();

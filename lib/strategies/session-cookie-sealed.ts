@@ -45,7 +45,10 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
     const sealed = parseRecord(plain) as SealedSession;
     if (typeof sealed.sid !== 'string') throw new InvalidCredentialError();
     const slide = checkRecord(sealed, timeouts.touchMs);
-    if (revocation && (await revocation.isRevoked(sealed.id, sealed.sid, sealed.issuedAt))) throw new CredentialRevokedError();
+    if (revocation) {
+      const revoked = revocation.check(sealed.id, sealed.sid, sealed.issuedAt); // local (sync) when in sync, else a store lookup
+      if (revoked === true || (revoked !== false && (await revoked))) throw new CredentialRevokedError();
+    }
     if (slide) {
       sealed.lastSeen = Date.now();
       write(res, sealed);

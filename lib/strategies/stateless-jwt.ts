@@ -55,7 +55,10 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     const identity = fromPayload(payload, options.claims);
     const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : Number(payload.iat ?? 0) * 1000;
     const jti = typeof payload.jti === 'string' ? payload.jti : null;
-    if (revocation && (await revocation.isRevoked(identity.id, jti, issuedAtMs))) throw new CredentialRevokedError();
+    if (revocation) {
+      const revoked = revocation.check(identity.id, jti, issuedAtMs); // local (sync) when in sync, else a store lookup
+      if (revoked === true || (revoked !== false && (await revoked))) throw new CredentialRevokedError();
+    }
     const authenticatedAtMs = typeof payload.auth_time === 'number' ? payload.auth_time * 1000 : issuedAtMs;
     const principal = makePrincipal(identity, 'stateless-jwt', jti, { issuedAtMs, expiresAtMs: expMs, authenticatedAtMs, loadedAtMs: issuedAtMs });
     if (typeof payload.sid === 'string') families.set(principal, payload.sid);
