@@ -48,7 +48,12 @@ export function redisRevocationLog(client: unknown, prefix: string, run: Run): R
   return {
     append: (fields, retainMs) => run(async () => {
       const minId = Math.max(0, Math.floor(Date.now() - retainMs - TRIM_MARGIN_MS));
-      await send(app as RawConn, false, ['XADD', key, 'MINID', '~', String(minId), '*', ...fields]);
+      // The log key carries a TTL like every key: with no revocation for a whole lifetime, nothing in it matters.
+      await Promise.all([
+        send(app as RawConn, false, ['XADD', key, 'MINID', '~', String(minId), '*', ...fields]),
+        send(app as RawConn, false, ['PEXPIRE', key, String(Math.ceil(retainMs + TRIM_MARGIN_MS)), 'GT']),
+        send(app as RawConn, false, ['PEXPIRE', key, String(Math.ceil(retainMs + TRIM_MARGIN_MS)), 'NX']),
+      ]);
     }),
     follow: (listener, blockMs) => follow(app, key, send, listener, Math.max(1, Math.floor(blockMs))),
   };

@@ -149,6 +149,10 @@ test('the log is a bounded Redis Stream: entries carry jti / subject, never toke
     expect(await me(T, cred)).toMatchObject({ status: 200 });
     expect(await logout(T, cred)).toBe(204);
     expect(Number(await admin.sendCommand(['XLEN', `${p2}rv:log`]))).toBeLessThan(100);
+    // The log key itself expires (a lifetime + margin after the last revocation), like every key.
+    const logTtl = Number(await admin.sendCommand(['PTTL', `${p2}rv:log`]));
+    expect(logTtl).toBeGreaterThan(15 * 60_000);
+    expect(logTtl).toBeLessThanOrEqual(15 * 60_000 + 5_000 + 60_000);
     const payload = JSON.parse(Buffer.from(String(cred.token).split('.')[1] as string, 'base64url').toString()) as { jti: string };
     const ttl = Number(await admin.sendCommand(['PTTL', `${p2}rv:j:${payload.jti}`]));
     expect(ttl).toBeGreaterThan(0);
