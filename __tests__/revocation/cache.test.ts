@@ -17,7 +17,8 @@ test('jti and subject marks', () => {
   expect(c.check('bob', 'j1', now)).toBe(REVOKED);
   expect(c.check('bob', 'j2', now)).toBe(CLEAR);
   expect(c.check('alice', 'j2', now - 1)).toBe(REVOKED);
-  expect(c.check('alice', 'j2', now)).toBe(CLEAR); // issued in the same millisecond as the mark: after it
+  expect(c.check('alice', 'j2', now)).toBe(REVOKED); // issued in the same millisecond as the mark: refused (fail closed)
+  expect(c.check('alice', 'j2', now + 1)).toBe(CLEAR);
   expect(c.check('alice', null, now + 5)).toBe(CLEAR);
   c.addSubject('alice', now - 10_000, 60_000); // an older mark never weakens a newer one
   expect(c.check('alice', null, now - 1)).toBe(REVOKED);

@@ -64,6 +64,24 @@ test('revokeAll on A: B refuses every older token of the subject, accepts one is
   expect(await me(B, carol)).toMatchObject({ status: 200 });
 });
 
+test('revokeAll right after a login (often the same millisecond) refuses that token on A and on B; a login after it resolves is accepted', async () => {
+  const pairs: { old: Awaited<ReturnType<typeof login>>; id: string }[] = [];
+  for (let i = 0; i < 40; i++) {
+    const id = `same-ms-${i}`;
+    const old = await login(A, id);
+    await A.auth.revokeAll(id);
+    pairs.push({ old, id });
+  }
+  const since = performance.now();
+  for (const { old } of pairs) expect((await me(A, old)).status).toBe(401);
+  const last = pairs[pairs.length - 1] as (typeof pairs)[number];
+  const r = await refusedWithin(B, last.old, since, LAG_MS * 3);
+  expect(r.status).toBe(401);
+  for (const { old } of pairs) expect((await me(B, old)).status).toBe(401);
+  const after = await login(A, last.id);
+  expect(await me(B, after)).toMatchObject({ status: 200 });
+});
+
 test('killing B’s log follower connection: a revocation made meanwhile is still refused within the bound, and B recovers without a restart', async () => {
   const followerName = `${B.name}:rv-log`;
   const cred = await bothAccept('dave');

@@ -3,7 +3,7 @@
  *
  * - jti → expiry (seconds, relative to a base so the value is a small integer V8 stores inline), dropped at
  *   the token's expiry by a sweep over per-second buckets (no full scans);
- * - subject → "revoked before" (ms), dropped once every token it can affect has expired.
+ * - subject → "revoked at or before" (ms), dropped once every token it can affect has expired.
  *
  * It answers REVOKED, CLEAR, or UNKNOWN. UNKNOWN means "this cache cannot vouch for the token": the caller
  * must ask the store directly. That is how the cache stays bounded without failing open: when it is full,
@@ -58,7 +58,7 @@ export class RevocationCache {
 
   check(subject: string, jti: string | null, issuedAtMs: number): Verdict {
     const mark = this.subjects.get(subject);
-    if (mark !== undefined && issuedAtMs < mark.before) return REVOKED;
+    if (mark !== undefined && issuedAtMs <= mark.before) return REVOKED; // same millisecond: refused (fail closed)
     // A jti kept past its expiry (until the next sweep) only matches a token that is expired anyway.
     if (jti !== null && (this.compact.has(jti) || (this.jtis.size > 0 && this.jtis.has(jti)))) return REVOKED;
     if (issuedAtMs <= this.floor) return UNKNOWN;

@@ -70,15 +70,26 @@ export function storeRevocation(store: StateStore): Revocation {
       if (ttl > 0) await store.set(jtiKey(jti), '1', ttl);
     },
     async revokeAll(subject, maxLifetimeMs) {
-      await store.set(subjectKey(subject), String(Date.now()), maxLifetimeMs);
+      const now = Date.now();
+      await store.set(subjectKey(subject), String(now), maxLifetimeMs);
+      await pastMillisecond(now);
     },
     async close() {},
   };
 }
 
+/**
+ * A subject mark refuses tokens issued at or before its millisecond (a token minted in the same millisecond as
+ * the revokeAll is refused: fail closed). revokeAll resolves only once the clock has left that millisecond, so a
+ * login made after it resolves is accepted.
+ */
+async function pastMillisecond(markMs: number): Promise<void> {
+  while (Date.now() <= markMs) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 async function lookup(store: StateStore, subject: string, jti: string | null, issuedAtMs: number): Promise<boolean> {
   const [before, denied] = await store.getMany(jti === null ? [subjectKey(subject)] : [subjectKey(subject), jtiKey(jti)]);
-  if (before !== null && before !== undefined && issuedAtMs < Number(before)) return true;
+  if (before !== null && before !== undefined && issuedAtMs <= Number(before)) return true;
   return denied !== null && denied !== undefined;
 }
 
@@ -154,6 +165,7 @@ export function syncedRevocation(store: StateStore, log: RevocationLog, options:
         store.set(subjectKey(subject), String(now), lifetimeMs),
         log.append(['s', subject, 'b', String(now), 'r', String(lifetimeMs)], Math.max(retainMs, lifetimeMs)),
       ]);
+      await pastMillisecond(now);
     },
     async close() {
       closed = true;
