@@ -29,7 +29,9 @@ interface RawConn {
 
 interface RawClient extends Partial<RawConn> {
   duplicate?(overrides?: Record<string, unknown>): unknown;
-  readonly options?: { name?: string };
+  readonly options?: { name?: string; defaults?: { name?: string } & Record<string, unknown> };
+  /** node-redis clusters keep their options here. */
+  readonly _options?: { defaults?: { name?: string } & Record<string, unknown> };
   readonly masters?: unknown;
 }
 
@@ -70,7 +72,9 @@ function follow(
   let conn: RawConn | null = null;
   let wake: (() => void) | null = null;
   // Named so operators (and tests) can find it in CLIENT LIST.
-  const name = `${app.options?.name ?? 'ep'}:rv-log`;
+  const name = followerName(app);
+  // A cluster names the connections it opens through `defaults`.
+  const overrides = app.masters !== undefined ? { defaults: { ...(app._options ?? app.options)?.defaults, name } } : { name };
 
   const pause = (ms: number) => new Promise<void>((resolve) => {
     const timer = setTimeout(() => { wake = null; resolve(); }, ms);
@@ -85,7 +89,7 @@ function follow(
     while (!closed) {
       try {
         if (conn === null) {
-          const created = (app.duplicate as (o: Record<string, unknown>) => RawConn)({ name });
+          const created = (app.duplicate as (o: Record<string, unknown>) => RawConn)(overrides);
           created.on('error', () => { /* reported through the failing command; the loop retries */ });
           created.unref?.(); // never keeps the process alive (applies to every socket it opens)
           conn = created;
@@ -205,5 +209,6 @@ function previousId(id: string): string {
 
 /** Exposed for tests and tooling: the client name the follower connection uses. */
 export function followerName(client: unknown): string {
-  return `${(client as RawClient).options?.name ?? 'ep'}:rv-log`;
+  const c = client as RawClient;
+  return `${c.options?.name ?? (c._options ?? c.options)?.defaults?.name ?? 'ep'}:rv-log`;
 }

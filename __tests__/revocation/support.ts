@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { cookieStore, principal, redisStore, requireAuth, sessionCookie, statelessJwt } from '../../lib';
 import type { PrincipalMiddleware } from '../../lib/principal';
 
@@ -16,7 +16,7 @@ export const cookieSecret = 'Zq7Lm2Xc9Vb4Nn6Mm8Kk0Jj1Hh3Gg5Ff7Dd9Ss2Aa';
 export interface Instance {
   name: string;
   url: string;
-  client: ReturnType<typeof createClient>;
+  client: { ping(): Promise<unknown>; readonly isOpen: boolean; destroy(): void };
   auth: PrincipalMiddleware;
   close(): Promise<void>;
 }
@@ -30,13 +30,18 @@ export interface InstanceOptions {
   kind?: 'jwt' | 'sealed';
   /** Redis command deadline for direct lookups. */
   timeout?: string;
+  /** Use a node-redis cluster client over these nodes instead of a single client at redisUrl. */
+  rootNodes?: { url: string }[];
 }
 
 export async function startInstance(o: InstanceOptions): Promise<Instance> {
-  const client = createClient({ url: o.redisUrl, name: o.name, socket: { reconnectStrategy: (n: number) => Math.min(20 * 2 ** n, 200) } });
+  const socket = { reconnectStrategy: (n: number) => Math.min(20 * 2 ** n, 200) };
+  const client = o.rootNodes
+    ? createCluster({ rootNodes: o.rootNodes, defaults: { name: o.name, socket } })
+    : createClient({ url: o.redisUrl, name: o.name, socket });
   client.on('error', () => { /* outages are part of the tests */ });
   await client.connect();
-  const store = redisStore({ client, prefix: o.prefix, timeout: o.timeout ?? '500ms' });
+  const store = redisStore({ client: client as unknown as Parameters<typeof redisStore>[0]['client'], prefix: o.prefix, timeout: o.timeout ?? '500ms' });
   const tuning = {
     ...(o.maxRevocationLag !== undefined ? { maxRevocationLag: o.maxRevocationLag } : {}),
     ...(o.revocationCacheSize !== undefined ? { revocationCacheSize: o.revocationCacheSize } : {}),
