@@ -32,7 +32,15 @@ export interface Internals {
   effectiveRoles(roles: readonly string[]): ReadonlySet<string>;
 }
 
-export const internals = new WeakMap<Request, Internals>();
+/** Where `req.auth` keeps what guards read (a symbol: not part of the public `AuthContext`). */
+export const INTERNALS: unique symbol = Symbol('express-principal.internals');
+
+export const internals = {
+  get(req: Request): Internals | undefined {
+    const auth = (req as Partial<Request>).auth as (AuthContext & { [INTERNALS]?: Internals }) | undefined;
+    return auth?.[INTERNALS];
+  },
+};
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

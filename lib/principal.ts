@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { CarrierKind, Identity, Issued, Principal, Strategy } from './types';
+import type { Authenticated, CarrierKind, Identity, Issued, Principal, Strategy } from './types';
 import { AuthError, CredentialTooLargeError, CsrfError, NotSupportedError, configError, toAuthError } from './errors';
 import { DEFAULT_MAX_CREDENTIAL_BYTES } from './carriers/header';
 import { isCrossSite } from './carriers/csrf';
 import { resolveHierarchy, type RoleHierarchy } from './roles';
-import { internals, type AuthContext, type Internals } from './context';
+import { INTERNALS, type AuthContext, type Internals } from './context';
 import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
 import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflicts, type Precedence } from './multi';
 import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
@@ -121,13 +121,21 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     if (fresh) setResult(await fresh.ensure(req, res, strategy, result.principal), strategy);
   }
 
-  const middleware = ((req: Request, res: Response, next: NextFunction) => {
-    const state: Internals = { error: null, carrier: null, bearer: acceptsHeader, realm, onError, effectiveRoles };
-    let current: Strategy | null = null;
-    const context: AuthContext = {
-      get error() { return state.error; },
-      get strategy() { return current?.name ?? null; },
-      login: (identity, loginOptions) => act(req, async () => {
+  /** Per-request `req.auth`: one small object whose methods live on the prototype (this runs on every request). */
+  class RequestAuth implements AuthContext, Internals {
+    error: AuthError | null = null;
+    carrier: CarrierKind | null = null;
+    bearer = acceptsHeader;
+    used: Strategy | null = null;
+    constructor(private readonly req: Request, private readonly res: Response) {}
+    get [INTERNALS](): Internals { return this; }
+    get realm() { return realm; }
+    get onError() { return onError; }
+    effectiveRoles(roles: readonly string[]) { return effectiveRoles(roles); }
+    get strategy() { return this.used?.name ?? null; }
+    login(identity: Identity, loginOptions?: { strategy?: Strategy['name'] }): Promise<Issued> {
+      const { req, res } = this;
+      return act(async () => {
         refuseCrossSite(req);
         const issuer = loginOptions?.strategy === undefined ? primary : strategies.find((s) => s.name === loginOptions.strategy);
         if (issuer === undefined) throw configError(`login(): no strategy named '${String(loginOptions?.strategy)}' in principal({ strategy })`);
@@ -135,18 +143,24 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
         res.setHeader('Cache-Control', 'no-store');
         events.emit('login', { id: identity.id, sessionId: issued.sessionId });
         return issued;
-      }),
-      logout: () => act(req, async () => {
+      });
+    }
+    logout(): Promise<void> {
+      const { req, res } = this;
+      return act(async () => {
         // A bearer header is not ambient authority: only a cookie-carried logout can be forged cross-site.
-        if (state.carrier !== 'header') refuseCrossSite(req);
+        if (this.carrier !== 'header') refuseCrossSite(req);
         // The store could not say whose session this is: ending nothing and answering 2xx would fail open.
-        if (state.error !== null && state.error.status === 503) throw state.error;
+        if (this.error !== null && this.error.status === 503) throw this.error;
         const who = req.principal;
-        await (current ?? primary).logout(req, res, who);
+        await (this.used ?? primary).logout(req, res, who);
         res.setHeader('Cache-Control', 'no-store');
         if (who) events.emit('logout', { id: who.id, sessionId: who.sessionId });
-      }),
-      refresh: () => act(req, async () => {
+      });
+    }
+    refresh(): Promise<Issued> {
+      const { req, res } = this;
+      return act(async () => {
         // The refresh token may come from a cookie: a cross-site POST is never a refresh.
         if (isCrossSite(req, trusted)) throw new CsrfError();
         const strategy = strategies.find((s) => s.refresh !== undefined);
@@ -165,26 +179,66 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
           if (err instanceof AuthError && events.listenerCount('rejected') > 0) events.emit('rejected', err.code, strategy.name);
           throw err;
         }
-      }),
-    };
+      });
+    }
+  }
+
+  function accept(req: Request, ctx: RequestAuth, result: Authenticated | null, strategy: Strategy, next: NextFunction): void {
+    if (result !== null) {
+      req.principal = result.principal;
+      ctx.used = strategy;
+      if (events.listenerCount('authenticated') > 0) events.emit('authenticated', result.principal);
+    }
+    next();
+  }
+
+  function reject(req: Request, ctx: RequestAuth, err: unknown, next: NextFunction): void {
     req.principal = null;
-    req.auth = context;
-    internals.set(req, state);
-    identify(req, res, state, (p, s) => { req.principal = p; current = s; }).then(
-      () => {
-        if (req.principal && events.listenerCount('authenticated') > 0) events.emit('authenticated', req.principal);
-        next();
-      },
-      (err: unknown) => {
-        req.principal = null;
-        state.error = toAuthError(err);
-        if (events.listenerCount('rejected') > 0) events.emit('rejected', state.error.code, current?.name ?? null);
-        next();
-      },
-    );
+    ctx.error = toAuthError(err);
+    if (events.listenerCount('rejected') > 0) events.emit('rejected', ctx.error.code, ctx.used?.name ?? null);
+    next();
+  }
+
+  // One strategy, no migration, no rehydration: the common case, without the candidate lists (and
+  // without a promise when the strategy answers synchronously, e.g. a cached token).
+  const simple = strategies.length === 1 && legacy.length === 0 && fresh === null;
+
+  const middleware = ((req: Request, res: Response, next: NextFunction) => {
+    const ctx = new RequestAuth(req, res);
+    req.principal = null;
+    req.auth = ctx;
+    if (!simple) {
+      identify(req, res, ctx, (p, s) => { req.principal = p; ctx.used = s; }).then(
+        () => {
+          if (req.principal && events.listenerCount('authenticated') > 0) events.emit('authenticated', req.principal);
+          next();
+        },
+        (err: unknown) => reject(req, ctx, err, next),
+      );
+      return;
+    }
+    let result: Authenticated | null | Promise<Authenticated | null>;
+    try {
+      const header = req.headers.authorization;
+      if (typeof header === 'string' && header.length > maxBytes) throw new CredentialTooLargeError();
+      const carrier = primary.present(req);
+      if (carrier === null) return next();
+      ctx.carrier = carrier;
+      ctx.bearer = carrier === 'header';
+      // A cookie sent by another site's form is ambient authority, not intent: ignore it.
+      if (carrier === 'cookie') refuseCrossSite(req);
+      result = primary.authenticate(req, res);
+    } catch (err) {
+      return reject(req, ctx, err, next);
+    }
+    if (result instanceof Promise) {
+      result.then((r) => accept(req, ctx, r, primary, next), (err: unknown) => reject(req, ctx, err, next));
+    } else {
+      accept(req, ctx, result, primary, next);
+    }
   }) as PrincipalMiddleware;
 
-  async function act<T>(_req: Request, work: () => Promise<T>): Promise<T> {
+  async function act<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (err) {

@@ -142,7 +142,8 @@ export interface Strategy {
   readonly carriers: readonly CarrierKind[];
   /** Whether a credential for this strategy is present at all (cheap, no crypto, no I/O). */
   present(req: Request): CarrierKind | null;
-  authenticate(req: Request, res: Response): Promise<Authenticated | null>;
+  /** May answer synchronously (e.g. a cached token checked against local revocation state). */
+  authenticate(req: Request, res: Response): Authenticated | null | Promise<Authenticated | null>;
   login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
   logout(req: Request, res: Response, current: Principal | null): Promise<void>;
   revokeAll(subject: string): Promise<void>;
