@@ -7,9 +7,10 @@ import { isCookieStore, isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
 import { sealedSessionCookie } from './session-cookie-sealed';
+import type { RevocationTuning } from '../state/revocation';
 import { loginAuthTime } from '../migration';
 
-export interface SessionCookieOptions extends SessionTimeouts {
+export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
   store: AnyStore;
   /** Cookie signing secret(s) for server-side stores; the first signs, all verify (rotation). Each ≥ 32 bytes. */

@@ -1,11 +1,12 @@
 import type { Request, Response } from 'express';
-import type { Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import type { Authenticated, CarrierKind, Identity, Issued, Principal, StateStore, Strategy } from '../types';
 import { AuthRequiredError, configError, CredentialRevokedError, NotSupportedError } from '../errors';
 import { toMs } from '../duration';
 import { fromPayload, sanitizeIdentity, validateMapping, type ClaimMapping } from '../claims';
 import { createRevocation, type Revocation, type RevocationTuning } from '../state/revocation';
 import { isStateStore } from '../state/store-kind';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
+import type { VerifiedJwt } from '../envelopes/jwt';
 import { makePrincipal } from './principal-of';
 import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
 import { REISSUED_TOKEN_HEADER } from '../freshness';
@@ -48,21 +49,40 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   /** Refresh family (`sid` claim) of each authenticated principal: logout and rehydration carry it over. */
   const families = new WeakMap<Principal, string>();
 
-  async function authenticate(req: Request) {
-    const found = carrier.read(req);
-    if (found === null) return null;
-    const { payload, expMs } = await envelope.verify(found.token);
+  /** Everything derived from a verified token, kept on its cache entry: a cache hit rebuilds nothing. */
+  interface Derived { principal: Principal; jti: string | null; issuedAtMs: number }
+
+  function derive(verified: VerifiedJwt): Derived {
+    if (verified.memo !== undefined) return verified.memo as Derived;
+    const { payload, expMs } = verified;
     const identity = fromPayload(payload, options.claims);
     const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : Number(payload.iat ?? 0) * 1000;
     const jti = typeof payload.jti === 'string' ? payload.jti : null;
-    if (revocation) {
-      const revoked = revocation.check(identity.id, jti, issuedAtMs); // local (sync) when in sync, else a store lookup
-      if (revoked === true || (revoked !== false && (await revoked))) throw new CredentialRevokedError();
-    }
     const authenticatedAtMs = typeof payload.auth_time === 'number' ? payload.auth_time * 1000 : issuedAtMs;
+    // The Principal is frozen and shared by every request presenting this exact token.
     const principal = makePrincipal(identity, 'stateless-jwt', jti, { issuedAtMs, expiresAtMs: expMs, authenticatedAtMs, loadedAtMs: issuedAtMs });
     if (typeof payload.sid === 'string') families.set(principal, payload.sid);
-    return { principal, carrier: found.carrier };
+    const derived: Derived = { principal, jti, issuedAtMs };
+    verified.memo = derived;
+    return derived;
+  }
+
+  /** Revocation runs on every request, cached token or not: from local state when in sync, else one lookup. */
+  function admit(verified: VerifiedJwt, via: CarrierKind): Authenticated | Promise<Authenticated> {
+    const { principal, jti, issuedAtMs } = derive(verified);
+    const result: Authenticated = { principal, carrier: via };
+    if (!revocation) return result;
+    const revoked = revocation.check(principal.id, jti, issuedAtMs);
+    if (revoked === true) throw new CredentialRevokedError();
+    if (revoked === false) return result;
+    return revoked.then((yes) => { if (yes) throw new CredentialRevokedError(); return result; });
+  }
+
+  function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
+    const found = carrier.read(req);
+    if (found === null) return null;
+    const verified = envelope.verify(found.token);
+    return verified instanceof Promise ? verified.then((v) => admit(v, found.carrier)) : admit(verified, found.carrier);
   }
 
   /** Signs an access token; login, rehydration and refresh all go through here. `auth_time` is the caller's. */
