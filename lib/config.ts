@@ -25,6 +25,13 @@ export interface AuthConfig {
   secure?: boolean;
   /** Redis key prefix. @default 'ep:' */
   prefix?: string;
+  /** Stateless revocation: longest time until every instance refuses a revoked credential. @default '1s' */
+  maxRevocationLag?: string;
+  /**
+   * With storage 'cookie': where revocations of cookie-only sessions live (logout of stolen copies, revokeAll).
+   * @default none: a cookie-only session then lives until it expires
+   */
+  revocationStorage?: 'redis' | 'memory';
 }
 
 export interface AuthConfigDeps {
@@ -51,7 +58,12 @@ export function fromConfig(config: AuthConfig, deps: AuthConfigDeps = {}): Strat
   if (storage !== undefined && !valid.includes(storage)) {
     throw configError(`strategy '${config.strategy}' cannot use storage '${storage}'; valid storage: ${valid.join(', ')}`);
   }
-  if (storage === 'redis' && deps.redis === undefined) throw configError("storage 'redis' needs a connected client: fromConfig(config, { redis })");
+  if ((storage === 'redis' || config.revocationStorage === 'redis') && deps.redis === undefined) {
+    throw configError("storage 'redis' needs a connected client: fromConfig(config, { redis })");
+  }
+  if (config.revocationStorage !== undefined && storage !== 'cookie') {
+    throw configError("revocationStorage is only for storage 'cookie'; server-side stores revoke by deleting the session");
+  }
   const prefix = config.prefix ?? 'ep:';
   const store = storage === 'redis' ? redisStore({ client: deps.redis as RedisClientLike, prefix })
     : storage === 'memory' ? memoryStore({ prefix }) : undefined;
@@ -67,15 +79,20 @@ export function fromConfig(config: AuthConfig, deps: AuthConfigDeps = {}): Strat
     ...(config.idleTimeout !== undefined ? { idleTimeout: config.idleTimeout } : {}),
     ...(config.absoluteTimeout !== undefined ? { absoluteTimeout: config.absoluteTimeout } : {}),
   };
+  const lag = config.maxRevocationLag !== undefined ? { maxRevocationLag: config.maxRevocationLag } : {};
+  const revocation = config.revocationStorage === 'redis' ? redisStore({ client: deps.redis as RedisClientLike, prefix })
+    : config.revocationStorage === 'memory' ? memoryStore({ prefix }) : undefined;
   switch (config.strategy) {
     case 'stateless-jwt':
-      return statelessJwt({ ...jwt, ...(config.ttl !== undefined ? { ttl: config.ttl } : {}), ...(store ? { store } : {}) });
+      return statelessJwt({ ...jwt, ...lag, ...(config.ttl !== undefined ? { ttl: config.ttl } : {}), ...(store ? { store } : {}) });
     case 'stateful-jwt':
       return statefulJwt({ ...jwt, ...timeouts, store: store ?? memoryStore({ prefix }) });
     case 'session-cookie':
       return sessionCookie({
         ...timeouts,
         ...(cookie ? { cookie } : {}),
+        ...lag,
+        ...(revocation ? { revocation } : {}),
         secret: config.secret,
         store: storage === 'cookie' ? cookieStore({ secret: config.secret }) : (store ?? memoryStore({ prefix })),
       });
