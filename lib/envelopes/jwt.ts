@@ -138,8 +138,16 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
 
 /** Rejects non-canonical base64url (e.g. altered trailing bits that decode to the same bytes). */
 function canonical(segment: string): boolean {
-  return B64URL.test(segment) && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+  if (!B64URL.test(segment)) return false;
+  const rest = segment.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  // The last character carries 4 (rest 2) or 2 (rest 3) spare bits, which must be zero.
+  const last = ALPHABET.indexOf(segment.charAt(segment.length - 1));
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 function parseObject(segment: string): Record<string, unknown> {
   let value: unknown;
