@@ -83,6 +83,8 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     sessionStore: (): Store => sessions,
     pubsub: redisPubSub(client, prefix, run),
     revocationLog: redisRevocationLog(client, prefix, run),
+    // Record-cache invalidations: the same Stream machinery on a sibling key (`<prefix>rc:rv:log`), trimmed on its own.
+    invalidationLog: redisRevocationLog(client, `${prefix}rc:`, run),
     async close() {},
   };
 }

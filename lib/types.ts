@@ -78,6 +78,8 @@ export interface StateStore {
   readonly pubsub?: PubSub;
   /** An append-only, trimmed log that instances follow to keep local revocation caches current (absent: direct lookups). */
   readonly revocationLog?: RevocationLog;
+  /** A sibling log of session-record invalidations that keeps local record caches coherent (lib/state/record-cache.ts). */
+  readonly invalidationLog?: RevocationLog;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
-import type { AnyStore, CookieOptions, Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import { createSecretKey } from 'node:crypto';
+import signature from 'cookie-signature';
+import type { AnyStore, Authenticated, CookieOptions, Identity, Issued, Principal, StateStore, Strategy } from '../types';
 import { configError, CredentialExpiredError, InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { resolveCookie, readCookie, clearCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
@@ -9,6 +11,11 @@ import { checkSecrets } from '../envelopes/secrets';
 import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
 import { loginAuthTime } from '../migration';
+import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
+
+const UNSIGNED_MAX = 10_000;
+
+interface Cached { principal: Principal; slideAt: number; deadline: number }
 
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
@@ -21,6 +28,12 @@ export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning 
   secure?: boolean;
   /** With cookieStore: a store for revocation (logout of stolen copies, revokeAll). */
   revocation?: StateStore;
+  /**
+   * Server-side stores: bounded local cache of session records, kept coherent across instances through the
+   * store (`true` = `{ max: 10_000, maxStaleness: '1s' }`). A cached request makes no store round trip; a logout,
+   * role change or delete made through another instance is seen within `maxStaleness`. @default false
+   */
+  recordCache?: RecordCacheSetting;
 }
 
 /** What express-session keeps under `req.session`. */
@@ -57,7 +70,38 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     cookie: { httpOnly: true, secure: cookie.secure, sameSite: cookie.sameSite, path: cookie.path, ...(cookie.domain ? { domain: cookie.domain } : {}), maxAge: timeouts.absoluteMs },
   });
 
-  /** Runs express-session once per request; its "no session" outcome (store down) is an outage, not anonymity. */
+  const sessKey = (sid: string) => `sess:${sid}`;
+  const cache = createRecordCache<Cached>(store, options.recordCache);
+  // cookie-signature over KeyObjects built once (a string secret is re-parsed by createHmac on every call).
+  const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+  /** Cookie values whose signature checked out (deterministic for a given secret list); bounded, cleared when full. */
+  const unsigned = new Map<string, string>();
+
+  /** express-session's cookie format: `s:<sid>.<sig>`, the first secret that verifies wins. */
+  function unsignSid(raw: string): string | null {
+    const known = unsigned.get(raw);
+    if (known !== undefined) return known;
+    if (!raw.startsWith('s:')) return null;
+    const value = raw.slice(2);
+    for (const key of keys) {
+      const sid = signature.unsign(value, key as unknown as string);
+      if (sid !== false) {
+        if (unsigned.size >= UNSIGNED_MAX) unsigned.clear();
+        unsigned.set(raw, sid);
+        return sid;
+      }
+    }
+    return null;
+  }
+
+  // express-session skips the session while its store says "disconnected": for us that is an outage (503).
+  let storeReady = true;
+  const onDisconnect = () => { storeReady = false; };
+  const onConnect = () => { storeReady = true; };
+  sessionStore.on('disconnect', onDisconnect);
+  sessionStore.on('connect', onConnect);
+
+  /** Runs express-session (login only); its "no session" outcome (store down) is an outage, not anonymity. */
   function ensureSession(req: Request, res: Response): Promise<session.Session & Partial<session.SessionData>> {
     if (req.session) return Promise.resolve(req.session);
     return new Promise((resolve, reject) => {
@@ -76,18 +120,62 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   const call = <T>(fn: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> =>
     new Promise((resolve, reject) => fn((err, value) => (err ? reject(new StoreUnavailableError(err)) : resolve(value))));
 
-  async function authenticate(req: Request, res: Response) {
-    if (readCookie(req, cookie, 8192) === null) return null;
-    const sess = await ensureSession(req, res);
-    if (sess.ep === undefined) throw new InvalidCredentialError();
-    const record = parseRecord(sess.ep);
+  const ready = () => { if (!storeReady) throw new StoreUnavailableError(); };
+  const getSession = (sid: string) => { ready(); return call<session.SessionData | null>((cb) => sessionStore.get(sid, cb)); };
+  const setSession = (sid: string, data: session.SessionData) => { ready(); return call<void>((cb) => sessionStore.set(sid, data, cb)); };
+  const destroySession = (sid: string) => { ready(); return call<void>((cb) => sessionStore.destroy(sid, cb)); };
+  /** Tells the local cache and every other instance's that these sessions changed or are gone. */
+  async function changed(sids: readonly string[]): Promise<void> {
+    if (cache !== null && sids.length > 0) await cache.invalidate(sids.map(sessKey));
+  }
+
+  /**
+   * The read path, without express-session: cookie → signature → record (bounded store read, or the local
+   * cache) → deadlines → Principal. The idle deadline slides at most once per touchInterval.
+   */
+  function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
+    const raw = readCookie(req, cookie, 8192);
+    if (raw === null) return null;
+    const sid = unsignSid(raw);
+    if (sid === null) throw new InvalidCredentialError();
+    if (!storeReady) throw new StoreUnavailableError();
+    if (cache !== null) {
+      const hit = cache.get(sessKey(sid));
+      if (hit !== undefined) {
+        const now = Date.now();
+        // Past a deadline or due to slide: the store decides (another instance may have slid it meanwhile).
+        if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: 'cookie' };
+      }
+    }
+    return fromStore(sid);
+  }
+
+  async function fromStore(sid: string): Promise<Authenticated> {
+    const since = cache?.begin() ?? 0;
+    const data = await getSession(sid);
+    if (!data?.ep) throw new InvalidCredentialError();
+    const record = parseRecord(data.ep);
+    let slid = false;
     try {
-      if (checkRecord(record, timeouts.touchMs)) sess.ep = { ...record, lastSeen: Date.now() };
+      if (checkRecord(record, timeouts.touchMs)) {
+        record.lastSeen = Date.now();
+        await setSession(sid, { ...data, ep: record });
+        slid = true;
+      }
     } catch (err) {
-      if (err instanceof CredentialExpiredError) await call<void>((cb) => sess.destroy(cb));
+      if (err instanceof CredentialExpiredError) {
+        await destroySession(sid);
+        await changed([sid]).catch(() => undefined);
+      }
       throw err;
     }
-    return { principal: recordPrincipal(sess.ep, 'session-cookie', req.sessionID), carrier: 'cookie' as const };
+    const principal = recordPrincipal(record, 'session-cookie', sid);
+    if (cache !== null) {
+      // After a slide the next request reloads (never cache a value this instance has just invalidated).
+      if (slid) await cache.invalidate([sessKey(sid)]);
+      else cache.put(sessKey(sid), { principal, slideAt: record.lastSeen + timeouts.touchMs, deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
+    }
+    return { principal, carrier: 'cookie' };
   }
 
   async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
@@ -99,6 +187,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     const oldSid = req.sessionID;
     const oldOwner = sess.ep?.id;
     await call<void>((cb) => sess.regenerate(cb));
+    if (oldOwner !== undefined) await changed([oldSid]);
     const fresh = req.session;
     fresh.ep = record;
     await call<void>((cb) => fresh.save(cb));
@@ -108,15 +197,15 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   }
 
   async function logout(req: Request, res: Response, current: Principal | null) {
-    if (req.session) {
-      const sid = req.sessionID;
-      await call<void>((cb) => req.session.destroy(cb));
+    const raw = readCookie(req, cookie, 8192);
+    const sid = req.session ? req.sessionID : raw === null ? null : unsignSid(raw);
+    if (sid !== null) {
+      await destroySession(sid);
+      await changed([sid]);
       if (current) await store.indexRemove(current.id, [sid]);
     }
     clearCookie(res, cookie);
   }
-
-  const getSession = (sid: string) => call<session.SessionData | null>((cb) => sessionStore.get(sid, cb));
 
   return {
     name: 'session-cookie',
@@ -127,26 +216,36 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     logout,
     async revokeAll(subject) {
       const sids = await store.indexMembers(subject);
-      await Promise.all(sids.map((sid) => call<void>((cb) => sessionStore.destroy(sid, cb))));
+      await Promise.all(sids.map((sid) => destroySession(sid)));
+      await changed(sids);
       await store.indexRemove(subject, sids);
     },
-    /** refreshPrincipal: rewrites this session's record; express-session saves it with the response. */
-    async rehydrate(req, res, _current, identity) {
-      const sess = await ensureSession(req, res);
-      sess.ep = patchRecord(parseRecord(sess.ep), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
-      return recordPrincipal(sess.ep, 'session-cookie', req.sessionID);
+    /** refreshPrincipal: rewrites this session's record in the store. */
+    async rehydrate(_req, _res, current, identity) {
+      const sid = current.sessionId as string;
+      const data = await getSession(sid);
+      if (!data?.ep) throw new InvalidCredentialError();
+      const ep = patchRecord(parseRecord(data.ep), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
+      await setSession(sid, { ...data, ep });
+      await changed([sid]);
+      return recordPrincipal(ep, 'session-cookie', sid);
     },
     async update(subject, patch) {
-      let changed = 0;
+      const patched: string[] = [];
       for (const sid of await store.indexMembers(subject)) {
         const data = await getSession(sid);
         if (!data?.ep) continue;
-        const next: session.SessionData = { ...data, ep: patchRecord(parseRecord(data.ep), patch) };
-        await call<void>((cb) => sessionStore.set(sid, next, cb));
-        changed += 1;
+        await setSession(sid, { ...data, ep: patchRecord(parseRecord(data.ep), patch) });
+        patched.push(sid);
       }
-      return changed;
+      await changed(patched);
+      return patched.length;
     },
-    close: async () => {},
+    async close() {
+      sessionStore.off('disconnect', onDisconnect);
+      sessionStore.off('connect', onConnect);
+      unsigned.clear();
+      await cache?.close();
+    },
   };
 }

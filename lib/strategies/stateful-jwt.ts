@@ -1,16 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import type { Authenticated, CarrierKind, Identity, Issued, Principal, StateStore, Strategy } from '../types';
 import { configError, CredentialExpiredError, InvalidCredentialError } from '../errors';
 import { isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { loginAuthTime } from '../migration';
+import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   /** Where session records live: `redisStore()` or `memoryStore()`. */
   store: StateStore;
+  /**
+   * Bounded local cache of session records, kept coherent across instances through the store
+   * (`true` = `{ max: 10_000, maxStaleness: '1s' }`): a cached request makes no store round trip; a logout,
+   * role change or delete made through another instance is seen within `maxStaleness`. @default false
+   */
+  recordCache?: RecordCacheSetting;
 }
+
+interface Cached { record: SessionRecord; principal: Principal; slideAt: number; deadline: number }
 
 const recordKey = (sid: string) => `s:${sid}`;
 
@@ -41,24 +50,60 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     if (ttl > 0) await store.set(recordKey(sid), JSON.stringify(record), ttl);
   }
 
-  async function authenticate(req: Request) {
+  /** Tells the local cache and every other instance's that these records changed or are gone. */
+  async function changed(sids: readonly string[]): Promise<void> {
+    if (cache !== null && sids.length > 0) await cache.invalidate(sids.map(recordKey));
+  }
+
+  const cache = createRecordCache<Cached>(store, options.recordCache);
+
+  function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
     const found = carrier.read(req);
     if (found === null) return null;
-    const { payload } = await envelope.verify(found.token);
+    const verified = envelope.verify(found.token);
+    if (verified instanceof Promise) return verified.then((v) => withRecord(v.payload, found.carrier));
+    return withRecord(verified.payload, found.carrier);
+  }
+
+  function withRecord(payload: Record<string, unknown>, kind: CarrierKind): Authenticated | Promise<Authenticated> {
     const sid = payload.sid;
     const sub = payload.sub;
     if (typeof sid !== 'string' || typeof sub !== 'string' || sid.length > 128) throw new InvalidCredentialError();
+    if (cache !== null) {
+      const hit = cache.get(recordKey(sid));
+      if (hit !== undefined && hit.record.id === sub) {
+        const now = Date.now();
+        // Past a deadline or due to slide: the store decides (another instance may have slid it meanwhile).
+        if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: kind };
+      }
+    }
+    return fromStore(sid, sub, kind);
+  }
+
+  async function fromStore(sid: string, sub: string, kind: CarrierKind): Promise<Authenticated> {
+    const since = cache?.begin() ?? 0;
     const record = await load(sid, sub);
+    let slid = false;
     try {
       if (checkRecord(record, timeouts.touchMs)) {
         record.lastSeen = Date.now();
         await save(sid, record);
+        slid = true;
       }
     } catch (err) {
-      if (err instanceof CredentialExpiredError) await store.delete(recordKey(sid)).catch(() => undefined);
+      if (err instanceof CredentialExpiredError) {
+        await store.delete(recordKey(sid)).catch(() => undefined);
+        await cache?.invalidate([recordKey(sid)]).catch(() => undefined);
+      }
       throw err;
     }
-    return { principal: recordPrincipal(record, 'stateful-jwt', sid), carrier: found.carrier };
+    const principal = recordPrincipal(record, 'stateful-jwt', sid);
+    if (cache !== null) {
+      // After a slide the next request reloads (never cache a value this instance has just invalidated).
+      if (slid) await cache.invalidate([recordKey(sid)]);
+      else cache.put(recordKey(sid), { record, principal, slideAt: record.lastSeen + timeouts.touchMs, deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
+    }
+    return { principal, carrier: kind };
   }
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
@@ -77,6 +122,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
 
   async function destroy(subject: string, sid: string): Promise<void> {
     await store.delete(recordKey(sid));
+    await changed([sid]);
     await store.indexRemove(subject, [sid]);
   }
 
@@ -93,6 +139,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     async revokeAll(subject) {
       const sids = await store.indexMembers(subject);
       await Promise.all(sids.map((sid) => store.delete(recordKey(sid))));
+      await changed(sids);
       await store.indexRemove(subject, sids);
     },
     /** refreshPrincipal: the freshly loaded data replaces the record's (loadedAt = now). */
@@ -100,19 +147,21 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
       const sid = current.sessionId as string;
       const record = patchRecord(await load(sid, current.id), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
       await save(sid, record);
+      await changed([sid]);
       return recordPrincipal(record, 'stateful-jwt', sid);
     },
     async update(subject, patch) {
       const sids = await store.indexMembers(subject);
-      let changed = 0;
+      const patched: string[] = [];
       for (const sid of sids) {
         const raw = await store.get(recordKey(sid));
         if (raw === null) continue;
         await save(sid, patchRecord(parseRecord(raw), patch));
-        changed += 1;
+        patched.push(sid);
       }
-      return changed;
+      await changed(patched);
+      return patched.length;
     },
-    close: async () => {},
+    close: async () => { await cache?.close(); },
   };
 }

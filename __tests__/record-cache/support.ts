@@ -1,0 +1,149 @@
+/**
+ * Two-instance harness for the session-record cache: each instance is its own Express app, its own named node-redis
+ * client (its invalidation follower shows in CLIENT LIST as `<name>:rv-log`) and its own middleware, sharing one
+ * Redis and one key prefix (or one memoryStore).
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import express from 'express';
+import { createClient } from 'redis';
+import { principal, redisStore, requireAuth, sessionCookie, statefulJwt, type StateStore } from '../../lib';
+import type { PrincipalMiddleware } from '../../lib/principal';
+import type { RecordCacheSetting } from '../../lib/state/record-cache';
+
+export const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
+export type Kind = 'stateful-jwt' | 'session-cookie';
+
+export interface Instance {
+  name: string;
+  url: string;
+  auth: PrincipalMiddleware;
+  store: StateStore;
+  close(): Promise<void>;
+}
+
+export interface InstanceOptions {
+  kind: Kind;
+  name: string;
+  prefix: string;
+  /** A Redis URL, or a shared memoryStore. */
+  redisUrl?: string;
+  memory?: StateStore;
+  recordCache?: RecordCacheSetting;
+  timeouts?: { idleTimeout?: string; absoluteTimeout?: string; touchInterval?: string };
+}
+
+export async function startInstance(o: InstanceOptions): Promise<Instance> {
+  let client: ReturnType<typeof createClient> | null = null;
+  let store: StateStore;
+  if (o.memory) store = o.memory;
+  else {
+    const socket = { reconnectStrategy: (n: number) => Math.min(20 * 2 ** n, 200) };
+    client = createClient({ url: o.redisUrl, name: o.name, socket });
+    client.on('error', () => { /* outages are part of the tests */ });
+    await client.connect();
+    store = redisStore({ client: client as unknown as Parameters<typeof redisStore>[0]['client'], prefix: o.prefix, timeout: '500ms' });
+  }
+  const common = { store, recordCache: o.recordCache ?? { max: 1000, maxStaleness: '1s' }, ...o.timeouts };
+  const strategy = o.kind === 'stateful-jwt'
+    ? statefulJwt({ secret, issuer: 'rc.test', audience: 'api.test', ...common })
+    : sessionCookie({ secret, secure: false, ...common });
+  const auth = principal({ strategy });
+  const app = express();
+  app.use(express.json());
+  app.use(auth);
+  app.post('/login', async (req, res, next) => {
+    try {
+      const issued = await req.auth.login({ id: String(req.body.id), roles: ['user'] });
+      res.json({ token: issued.token, sessionId: issued.sessionId });
+    } catch (err) { next(err); }
+  });
+  app.post('/logout', requireAuth(), async (req, res, next) => {
+    try { await req.auth.logout(); res.sendStatus(204); } catch (err) { next(err); }
+  });
+  app.get('/me', requireAuth(), (req, res) => { res.json({ id: req.principal?.id, roles: req.principal?.roles }); });
+  const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    name: o.name,
+    url,
+    auth,
+    store,
+    async close() {
+      await auth.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      if (client?.isOpen) client.destroy();
+    },
+  };
+}
+
+export interface Cred { token: string | null; cookie: string | null; sessionId: string }
+
+export async function login(inst: Instance, id: string): Promise<Cred> {
+  const res = await fetch(`${inst.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+  if (res.status !== 200) throw new Error(`login on ${inst.name}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as Cred;
+  // express-session writes its cookie with the response headers, after the route ran.
+  const sid = res.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('sid='));
+  return { ...body, cookie: body.token === null ? (sid ?? null) : null };
+}
+
+export function headers(cred: Cred): Record<string, string> {
+  return cred.token !== null ? { authorization: `Bearer ${cred.token}` } : { cookie: cred.cookie ?? '' };
+}
+
+export interface Answer { status: number; code: string | undefined; roles: string[] | undefined }
+
+export async function me(inst: Instance, cred: Cred): Promise<Answer> {
+  const res = await fetch(`${inst.url}/me`, { headers: headers(cred) });
+  const body = (await res.json().catch(() => ({}))) as { code?: string; roles?: string[] };
+  return { status: res.status, code: body.code, roles: body.roles };
+}
+
+export async function logout(inst: Instance, cred: Cred): Promise<number> {
+  const res = await fetch(`${inst.url}/logout`, { method: 'POST', headers: headers(cred) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Polls `me` on `inst` until `done(answer)`; the elapsed ms since `since` (performance.now()) when it was. */
+export async function seenWithin(inst: Instance, cred: Cred, since: number, deadlineMs: number, done: (a: Answer) => boolean): Promise<Answer & { elapsed: number; seen: boolean }> {
+  for (;;) {
+    const r = await me(inst, cred);
+    const elapsed = performance.now() - since;
+    if (done(r)) return { ...r, elapsed, seen: true };
+    if (elapsed > deadlineMs) return { ...r, elapsed, seen: false };
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+export interface AdminLike { sendCommand(args: string[]): Promise<unknown> }
+
+export async function clientIds(admin: AdminLike, name: string): Promise<string[]> {
+  const list = String(await admin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
+  return list.split('\n').map((line) => Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
+    .filter((c) => c.name === name).map((c) => String(c.id));
+}
+
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Calls per command from INFO commandstats, without the follower's own (XREAD/XINFO) and the INFO calls. */
+export async function dataCommands(admin: AdminLike): Promise<number> {
+  const info = String(await admin.sendCommand(['INFO', 'commandstats']));
+  let total = 0;
+  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) {
+    const name = m[1] as string;
+    if (/^(xread|xinfo|info|client|hello|ping|select)/.test(name)) continue;
+    total += Number(m[2]);
+  }
+  return total;
+}
