@@ -4,7 +4,7 @@
  * more than `max` records under a flood of unique sessions (the oldest are evicted and read from Redis again).
  */
 import { createClient } from 'redis';
-import { redisStore } from '../../lib';
+import { cookieStore, redisStore, sessionCookie } from '../../lib';
 import { createRecordCache, resolveRecordCache } from '../../lib/state/record-cache';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server';
 import { dataCommands, login, me, startInstance, waitUntil, type Instance, type Kind } from './support';
@@ -101,4 +101,8 @@ test('recordCache settings are checked at start-up', () => {
   expect(resolveRecordCache(true)).toEqual({ max: 10_000, maxStalenessMs: 1000 });
   expect(() => resolveRecordCache({ max: 0 })).toThrow(/max/);
   expect(() => resolveRecordCache({ maxStaleness: '1ms' })).toThrow(/maxStaleness/);
+});
+
+test('recordCache with a cookieStore session is refused at start-up', () => {
+  expect(() => sessionCookie({ store: cookieStore({ secret: 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl' }), secure: false, recordCache: true })).toThrow(/recordCache/);
 });

@@ -51,6 +51,9 @@ declare module 'express-session' {
  */
 export function sessionCookie(options: SessionCookieOptions): Strategy {
   const cookieOptions: CookieOptions = { ...options?.cookie, ...(options?.secure !== undefined ? { secure: options.secure } : {}) };
+  if (isCookieStore(options?.store) && options.recordCache !== undefined && options.recordCache !== false) {
+    throw configError('`recordCache` is for server-side stores (redisStore, memoryStore); a cookieStore session needs no lookup');
+  }
   if (isCookieStore(options?.store)) return sealedSessionCookie({ ...options, cookie: cookieOptions, store: options.store });
   if (!isStateStore(options?.store)) throw configError('sessionCookie needs `store`: redisStore({ client }), memoryStore() or cookieStore({ secret })');
   if (options.revocation !== undefined) throw configError('`revocation` is only for cookieStore; server-side sessions are revoked by deleting them');

@@ -19,7 +19,7 @@ export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   recordCache?: RecordCacheSetting;
 }
 
-interface Cached { record: SessionRecord; principal: Principal; slideAt: number; deadline: number }
+interface Cached { principal: Principal; slideAt: number; deadline: number }
 
 const recordKey = (sid: string) => `s:${sid}`;
 
@@ -71,7 +71,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     if (typeof sid !== 'string' || typeof sub !== 'string' || sid.length > 128) throw new InvalidCredentialError();
     if (cache !== null) {
       const hit = cache.get(recordKey(sid));
-      if (hit !== undefined && hit.record.id === sub) {
+      if (hit !== undefined && hit.principal.id === sub) {
         const now = Date.now();
         // Past a deadline or due to slide: the store decides (another instance may have slid it meanwhile).
         if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: kind };
@@ -101,7 +101,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     if (cache !== null) {
       // After a slide the next request reloads (never cache a value this instance has just invalidated).
       if (slid) await cache.invalidate([recordKey(sid)]);
-      else cache.put(recordKey(sid), { record, principal, slideAt: record.lastSeen + timeouts.touchMs, deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
+      else cache.put(recordKey(sid), { principal, slideAt: record.lastSeen + timeouts.touchMs, deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
     }
     return { principal, carrier: kind };
   }
