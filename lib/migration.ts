@@ -20,8 +20,9 @@ export interface MigrationOutcome {
   readonly id: string;
   readonly from: StrategyName;
   readonly to: StrategyName;
-  /** The new credential (already set as a cookie and/or in the `X-Principal-Token` header). */
-  readonly issued: Issued | null;
+  /** The new session id / jti (the credential itself went out as a cookie and/or the `X-Access-Token` header, never in an event). */
+  readonly sessionId: string | null;
+  readonly expiresAt: Date | null;
   /** Whether the old credential was ended (session destroyed / token revoked / cookie cleared). */
   readonly oldRevoked: boolean;
   /** Why issuing the new credential failed; the old credential is then left untouched. */
@@ -56,7 +57,7 @@ export async function migrate(req: Request, res: Response, from: Strategy, to: S
   try {
     issued = await to.login(req, res, identityOf(old), old);
   } catch (err) {
-    return { id: old.id, from: from.name, to: to.name, issued: null, oldRevoked: false, error: toAuthError(err) };
+    return { id: old.id, from: from.name, to: to.name, sessionId: null, expiresAt: null, oldRevoked: false, error: toAuthError(err) };
   }
   if (issued.token !== null) {
     res.setHeader(MIGRATED_TOKEN_HEADER, issued.token);
@@ -69,5 +70,5 @@ export async function migrate(req: Request, res: Response, from: Strategy, to: S
   } catch {
     oldRevoked = false;
   }
-  return { id: old.id, from: from.name, to: to.name, issued, oldRevoked };
+  return { id: old.id, from: from.name, to: to.name, sessionId: issued.sessionId, expiresAt: issued.expiresAt, oldRevoked };
 }

@@ -147,9 +147,16 @@ test('bearer to bearer (statefulJwt → statelessJwt): the new token comes back 
   const oldToken = login.body.token as string;
   const before = await request(url).get('/me').set('Authorization', `Bearer ${oldToken}`).expect(200);
 
-  deploy(principal({ strategy: statelessJwt({ secret: JWT_SECRET_2 }), migrateFrom: stateful }));
+  const next = principal({ strategy: statelessJwt({ secret: JWT_SECRET_2 }), migrateFrom: stateful });
+  const events: unknown[] = [];
+  next.on('migrated', (o) => events.push(o));
+  deploy(next);
   const moved = await request(url).get('/me').set('Authorization', `Bearer ${oldToken}`).set('Origin', url).expect(200);
   const fresh = moved.headers['x-access-token'] as string;
+  // The event names the move, never the credentials themselves.
+  expect(events).toHaveLength(1);
+  expect(JSON.stringify(events)).not.toContain(fresh);
+  expect(JSON.stringify(events)).not.toContain(oldToken);
   expect(fresh).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   expect(moved.headers['access-control-expose-headers']).toMatch(/X-Access-Token/);
   const after = await request(url).get('/me').set('Authorization', `Bearer ${fresh}`).expect(200);

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Authenticated, CarrierKind, Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { AuthRequiredError, configError, CredentialRevokedError, NotSupportedError } from '../errors';
+import { AuthRequiredError, configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
 import { toMs } from '../duration';
 import { fromPayload, sanitizeIdentity, validateMapping, type ClaimMapping } from '../claims';
 import { createRevocation, type Revocation, type RevocationTuning } from '../state/revocation';
@@ -72,6 +72,9 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     const { principal, jti, issuedAtMs } = derive(verified);
     const result: Authenticated = { principal, carrier: via };
     if (!revocation) return result;
+    // Revocation marks live for this strategy's longest token; a token that lives longer (minted
+    // elsewhere, or before a ttl was shortened) would outlive its revokeAll mark: refuse it.
+    if (issuedAtMs <= 0 || verified.expMs - issuedAtMs > maxLifetimeMs) throw new InvalidCredentialError();
     const revoked = revocation.check(principal.id, jti, issuedAtMs);
     if (revoked === true) throw new CredentialRevokedError();
     if (revoked === false) return result;
