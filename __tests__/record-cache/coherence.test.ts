@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { memoryStore } from '../../lib';
 import { cleanupPrefix, connectRedis, redisUrl, uniquePrefix, type TestRedisClient } from '../helpers/redis';
-import { clientIds, login, logout, me, seenWithin, startInstance, waitUntil, type Instance, type Kind } from './support';
+import { clientIds, login, logout, me, seenWithin, startInstance, waitUntil, warm, type Instance, type Kind } from './support';
 
 const BOUND_MS = 1000;
 let admin: TestRedisClient;
@@ -22,6 +22,10 @@ describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s on Redis, two instan
   beforeAll(async () => {
     A = await startInstance({ kind, redisUrl: redisUrl(), prefix, name: `rcA-${tag}`, recordCache: { max: 1000, maxStaleness: '1s' } });
     B = await startInstance({ kind, redisUrl: redisUrl(), prefix, name: `rcB-${tag}`, recordCache: { max: 1000, maxStaleness: '1s' } });
+    // Both followers in sync before the first test, so B really answers from its cache.
+    const probe = await login(A, 'probe');
+    await warm(admin, A, probe, BOUND_MS);
+    await warm(admin, B, probe, BOUND_MS);
   }, 30_000);
   afterAll(async () => {
     await A?.close();
@@ -94,6 +98,40 @@ describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s on Redis, two instan
     const r2 = await seenWithin(B, again, since2, BOUND_MS * 3, (a) => a.roles?.[0] === 'auditor');
     expect(r2.seen).toBe(true);
     expect(r2.elapsed).toBeLessThanOrEqual(BOUND_MS);
+  });
+});
+
+describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s: a change whose invalidation never reached the log', (kind) => {
+  const prefix = uniquePrefix(`record-cache-lost-${kind}`);
+  afterAll(async () => { await cleanupPrefix(admin, prefix); });
+
+  test('is still seen within entryTtl (10 × maxStaleness): the cache re-reads the store', async () => {
+    const B = await startInstance({ kind, redisUrl: redisUrl(), prefix, name: `rcLost-${kind}-${process.pid}`, recordCache: { max: 100, maxStaleness: '100ms' } });
+    try {
+      const cred = await login(B, 'lost');
+      await warm(admin, B, cred, 100);
+      expect(await me(B, cred)).toMatchObject({ status: 200, roles: ['user'] });
+      // Rewrite the record behind the cache's back (as if the invalidation append had failed).
+      const since = performance.now();
+      if (kind === 'stateful-jwt') {
+        const key = `s:${cred.sessionId}`;
+        const record = JSON.parse(String(await B.store.get(key))) as Record<string, unknown>;
+        await B.store.set(key, JSON.stringify({ ...record, roles: ['changed'] }), 60_000);
+      } else {
+        const ss = B.store.sessionStore();
+        const data = await new Promise<Record<string, unknown>>((resolve, reject) => ss.get(cred.sessionId, (err, d) => (err ? reject(err) : resolve(d as unknown as Record<string, unknown>))));
+        const ep = { ...(data.ep as Record<string, unknown>), roles: ['changed'] };
+        await new Promise<void>((resolve, reject) => ss.set(cred.sessionId, { ...data, ep } as never, (err) => (err ? reject(err) : resolve())));
+      }
+      // Served from the cache at first (proves the cache is in use)…
+      expect(await me(B, cred)).toMatchObject({ status: 200, roles: ['user'] });
+      // …and re-read from the store within entryTtl.
+      const r = await seenWithin(B, cred, since, 5_000, (a) => a.roles?.[0] === 'changed');
+      expect(r.seen).toBe(true);
+      expect(r.elapsed).toBeLessThanOrEqual(1_000 + 100);
+    } finally {
+      await B.close();
+    }
   });
 });
 

@@ -147,3 +147,20 @@ export async function dataCommands(admin: AdminLike): Promise<number> {
   }
   return total;
 }
+
+/**
+ * Makes `inst` serve `cred` from its cache: starts the invalidation follower (first request), waits until it is
+ * blocked in XREAD, then keeps requesting for a few follower rounds (the cache is used after the first completed round).
+ */
+export async function warm(admin: AdminLike, inst: Instance, cred: Cred, maxStalenessMs: number): Promise<void> {
+  await me(inst, cred);
+  const follower = `${inst.name}:rv-log`;
+  await waitUntil(async () => {
+    const list = String(await admin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
+    return list.split('\n').some((line) => line.includes(` name=${follower} `) && / cmd=xread/.test(line));
+  }, 5_000, `${follower} in XREAD`);
+  const until = performance.now() + maxStalenessMs + 50;
+  while (performance.now() < until) {
+    if ((await me(inst, cred)).status !== 200) throw new Error(`warm: ${inst.name} refused the credential`);
+  }
+}

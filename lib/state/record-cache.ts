@@ -18,7 +18,8 @@ import { toMs } from '../duration';
  *   follower could never read (trimmed while it was away) clear the whole cache.
  * - A store without a log (a client with no `duplicate()`): no cache.
  *
- * Entries are LRU-evicted past `max`; callers check the record's idle/absolute deadlines on every hit.
+ * Entries are LRU-evicted past `max`; callers check the record's idle/absolute deadlines on every hit, and
+ * re-read the store at the next touchInterval or after `entryTtlMs`, whichever comes first.
  */
 export interface RecordCacheOptions {
   /** Most records held (LRU). @default 10_000 */
@@ -40,6 +41,12 @@ const RETAIN_MS = 10_000;
 export interface RecordCache<V> {
   readonly max: number;
   readonly maxStalenessMs: number;
+  /**
+   * Longest an entry is served before the store is asked again, whatever the log says: if a store call fails
+   * between a record write and its invalidation (that call rejects with 503), other instances may keep the old
+   * record this long at most. 10 × maxStaleness (Redis); unbounded in-process (memory store: nothing is lost).
+   */
+  readonly entryTtlMs: number;
   readonly size: number;
   /** A fresh, cached value, or undefined (miss, or the cache cannot vouch for freshness right now). */
   get(key: string): V | undefined;
@@ -107,8 +114,10 @@ class LocalCache<V> implements RecordCache<V> {
   protected readonly lru: Lru<V>;
   /** Bumped by every invalidation from elsewhere. */
   protected generation = 0;
+  readonly entryTtlMs: number;
   constructor(readonly max: number, readonly maxStalenessMs: number, private readonly store: StateStore | null) {
     this.lru = new Lru<V>(max);
+    this.entryTtlMs = store === null ? 10 * maxStalenessMs : Infinity;
     if (store !== null) {
       const peers = localPeers.get(store) ?? new Set<LocalCache<unknown>>();
       peers.add(this as LocalCache<unknown>);

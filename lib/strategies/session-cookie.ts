@@ -146,7 +146,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
       const hit = cache.get(sessKey(sid));
       if (hit !== undefined) {
         const now = Date.now();
-        // Past a deadline or due to slide: the store decides (another instance may have slid it meanwhile).
+        // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
         if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: 'cookie' };
       }
     }
@@ -176,7 +176,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     if (cache !== null) {
       // After a slide the next request reloads (never cache a value this instance has just invalidated).
       if (slid) await cache.invalidate([sessKey(sid)]);
-      else cache.put(sessKey(sid), { principal, slideAt: record.lastSeen + timeouts.touchMs, deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
+      else cache.put(sessKey(sid), { principal, slideAt: Math.min(record.lastSeen + timeouts.touchMs, Date.now() + cache.entryTtlMs), deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
     }
     return { principal, carrier: 'cookie' };
   }

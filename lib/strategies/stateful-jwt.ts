@@ -73,7 +73,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
       const hit = cache.get(recordKey(sid));
       if (hit !== undefined && hit.principal.id === sub) {
         const now = Date.now();
-        // Past a deadline or due to slide: the store decides (another instance may have slid it meanwhile).
+        // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
         if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: kind };
       }
     }
@@ -101,7 +101,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     if (cache !== null) {
       // After a slide the next request reloads (never cache a value this instance has just invalidated).
       if (slid) await cache.invalidate([recordKey(sid)]);
-      else cache.put(recordKey(sid), { principal, slideAt: record.lastSeen + timeouts.touchMs, deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
+      else cache.put(recordKey(sid), { principal, slideAt: Math.min(record.lastSeen + timeouts.touchMs, Date.now() + cache.entryTtlMs), deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
     }
     return { principal, carrier: kind };
   }
