@@ -75,6 +75,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
     async get(key) { return get(key); },
     async getMany(keys) { return keys.map(get); },
     async set(key, value, ttlMs) { set(key, value, ttlMs); },
+    async swap(key, expected, value, ttlMs) {
+      if (get(key) !== expected) return false;
+      set(key, value, ttlMs);
+      return true;
+    },
     async delete(key) { data.delete(prefix + key); },
     async touch(key, ttlMs) {
       const entry = data.get(prefix + key);

@@ -7,12 +7,16 @@ import { bounded } from './bounded';
 import { redisRevocationLog } from './redis-log';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
 
+/** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
+const SWAP = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
+
 /** The node-redis (v5+) client or cluster methods the store uses; your own `createClient()` / `createCluster()` fits. */
 export interface RedisClientLike {
   readonly isOpen: boolean;
   readonly isReady?: boolean;
   get(key: string): Promise<unknown>;
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   del(keys: string | string[]): Promise<unknown>;
   pExpire(key: string, ms: number, mode?: 'NX' | 'XX' | 'GT' | 'LT'): Promise<unknown>;
   sAdd(key: string, members: string | string[]): Promise<unknown>;
@@ -69,6 +73,8 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     // Separate GETs issued in one tick are pipelined by node-redis (one round trip) and work on a cluster.
     getMany: (keys) => run(async () => (await Promise.all(keys.map((key) => client.get(k(key))))).map(str)),
     set: (key, value, ttlMs) => run(async () => { await client.set(k(key), value, { PX: Math.max(1, Math.ceil(ttlMs)) }); }),
+    swap: (key, expected, value, ttlMs) => run(async () =>
+      (await client.eval(SWAP, { keys: [k(key)], arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))] })) === 1),
     delete: (key) => run(async () => { await client.del(k(key)); }),
     touch: (key, ttlMs) => run(async () => { await client.pExpire(k(key), Math.max(1, Math.ceil(ttlMs))); }),
     indexAdd: (subject, member, ttlMs) => run(async () => {

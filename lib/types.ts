@@ -66,6 +66,12 @@ export interface StateStore {
   /** Reads several keys in one round trip; missing keys come back as `null`. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Replaces `key` only if it still holds `expected` (compare-and-set); false otherwise. Sliding a session
+   * goes through here, so it can neither resurrect a record deleted meanwhile (logout, revokeAll) nor undo
+   * a role change written meanwhile.
+   */
+  swap(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   touch(key: string, ttlMs: number): Promise<void>;
   /** Per-subject index: lets `revokeAll` find a subject's sessions without scanning the keyspace. */

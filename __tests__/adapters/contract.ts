@@ -107,6 +107,18 @@ export function testStateStore(name: string, makeStore: (prefix: string) => Stat
       await expect(store.delete('never-there')).resolves.toBeUndefined();
     });
 
+    it('swap replaces only an unchanged value, never re-creates a deleted key, and sets the TTL', async () => {
+      const { store } = fresh('swap');
+      await store.set('w', 'v1', 60_000);
+      expect(await store.swap('w', 'v1', 'v2', 300)).toBe(true);
+      expect(await store.get('w')).toBe('v2');
+      expect(await store.swap('w', 'v1', 'v3', 60_000)).toBe(false);
+      expect(await store.get('w')).toBe('v2');
+      await eventually(async () => (await store.get('w')) === null, 'the swapped value expires with the new TTL');
+      expect(await store.swap('w', 'v2', 'v4', 60_000)).toBe(false);
+      expect(await store.get('w')).toBeNull();
+    });
+
     it('touch extends the TTL of a live key and does not create a missing one', async () => {
       const { store } = fresh('touch');
       const t0 = Date.now();

@@ -6,7 +6,7 @@ import type { AnyStore, Authenticated, CookieOptions, Identity, Issued, Principa
 import { configError, CredentialExpiredError, InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { resolveCookie, readCookie, clearCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
-import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
+import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
 import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
@@ -155,14 +155,19 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
 
   async function fromStore(sid: string): Promise<Authenticated> {
     const since = cache?.begin() ?? 0;
-    const data = await getSession(sid);
-    if (!data?.ep) throw new InvalidCredentialError();
+    ready();
+    // The raw JSON connect-redis (and the memory session store) keep under `sess:<sid>`: read it as is, so
+    // the slide below can be a compare-and-set.
+    const raw = await store.get(sessKey(sid));
+    if (raw === null) throw new InvalidCredentialError();
+    const data = parseSession(raw);
     const record = parseRecord(data.ep);
     let slid = false;
     try {
       if (checkRecord(record, timeouts.touchMs)) {
         record.lastSeen = Date.now();
-        await setSession(sid, { ...data, ep: record });
+        // Only if unchanged since we read it: never resurrect a logged-out session or undo a demotion.
+        await store.swap(sessKey(sid), raw, JSON.stringify({ ...data, ep: record }), remainingMs(record));
         slid = true;
       }
     } catch (err) {
@@ -208,6 +213,14 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
       if (current) await store.indexRemove(current.id, [sid]);
     }
     clearCookie(res, cookie);
+  }
+
+  function parseSession(raw: string): session.SessionData {
+    try {
+      const data = JSON.parse(raw) as session.SessionData;
+      if (typeof data === 'object' && data !== null && data.ep !== undefined) return data;
+    } catch { /* not ours */ }
+    throw new InvalidCredentialError();
   }
 
   return {

@@ -37,12 +37,12 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
   const { envelope, carrier } = jwtParts(options);
   const timeouts = resolveTimeouts(options);
 
-  async function load(sid: string, sub: string): Promise<SessionRecord> {
+  async function load(sid: string, sub: string): Promise<{ record: SessionRecord; raw: string }> {
     const raw = await store.get(recordKey(sid));
     if (raw === null) throw new InvalidCredentialError();
     const record = parseRecord(raw);
     if (record.id !== sub) throw new InvalidCredentialError();
-    return record;
+    return { record, raw };
   }
 
   async function save(sid: string, record: SessionRecord): Promise<void> {
@@ -82,12 +82,14 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
 
   async function fromStore(sid: string, sub: string, kind: CarrierKind): Promise<Authenticated> {
     const since = cache?.begin() ?? 0;
-    const record = await load(sid, sub);
+    const { record, raw } = await load(sid, sub);
+    // `slid`: the idle deadline moved (or the record changed meanwhile): either way, do not cache what we read.
     let slid = false;
     try {
       if (checkRecord(record, timeouts.touchMs)) {
         record.lastSeen = Date.now();
-        await save(sid, record);
+        // Only if unchanged since we read it: never resurrect a logged-out session or undo a demotion.
+        await store.swap(recordKey(sid), raw, JSON.stringify(record), remainingMs(record));
         slid = true;
       }
     } catch (err) {
@@ -145,7 +147,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     /** refreshPrincipal: the freshly loaded data replaces the record's (loadedAt = now). */
     async rehydrate(_req, _res, current, identity) {
       const sid = current.sessionId as string;
-      const record = patchRecord(await load(sid, current.id), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
+      const record = patchRecord((await load(sid, current.id)).record, { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
       await save(sid, record);
       await changed([sid]);
       return recordPrincipal(record, 'stateful-jwt', sid);
