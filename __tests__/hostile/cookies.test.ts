@@ -66,7 +66,7 @@ const kinds: Kind[] = [
       const keys = { keys: (Array.isArray(secret) ? secret : [secret]).map((s) => ({ kid: kidOf(s), secret: s })) };
       return { t: track(principal({ strategy: statefulJwt({ ...keys, store, carrier: 'cookie', cookie: { secure: false }, ...timeouts }) })), store };
     },
-    unissued: (secret = SECRET) => `ep=${forge({ alg: 'HS256', typ: 'at+jwt', kid: kidOf(secret) }, claims({ sid: randomBytes(18).toString('base64url') }), hs(secret))}`,
+    unissued: (secret = SECRET) => `ep=${forge({ alg: 'HS256', typ: 'session+jwt', kid: kidOf(secret) }, claims({ sid: randomBytes(18).toString('base64url') }), hs(secret))}`,
   },
 ];
 

@@ -21,6 +21,8 @@ setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 
 const HS = { alg: 'HS256', typ: 'at+jwt' };
+/** statefulJwt tokens are typed apart from access tokens. */
+const HS_SESSION = { alg: 'HS256', typ: 'session+jwt' };
 const garbage = (n: number) => '!'.repeat(n); // not even base64url: decoding it would give 401
 
 let redis: TestRedisServer;
@@ -182,7 +184,7 @@ describe('floods of bad credentials: no Redis amplification, bounded memory', ()
     const floods: [string, string, (i: number) => [string, string]][] = [
       ['bad signature', statelessUrl, () => ['Authorization', `Bearer ${forge({ ...HS, kid: 'k1' }, claims(), hs(SECRET2))}`]],
       ['unknown kid', statelessUrl, (i) => ['Authorization', `Bearer ${forge({ ...HS, kid: `k-${i}` }, claims(), hs(SECRET))}`]],
-      ['stateful bad signature', statefulUrl, () => ['Authorization', `Bearer ${forge({ ...HS, kid: 'k1' }, claims({ sid: randomBytes(18).toString('base64url') }), hs(SECRET2))}`]],
+      ['stateful bad signature', statefulUrl, () => ['Authorization', `Bearer ${forge({ ...HS_SESSION, kid: 'k1' }, claims({ sid: randomBytes(18).toString('base64url') }), hs(SECRET2))}`]],
       ['unknown session id (unsigned)', sessionUrl, () => ['Cookie', `sid=${randomBytes(24).toString('base64url')}`]],
       ['unknown session id (foreign signature)', sessionUrl, () => ['Cookie', `sid=${encodeURIComponent(`s:${signature.sign(randomBytes(24).toString('base64url'), SECRET2)}`)}`]],
     ];
@@ -214,7 +216,7 @@ describe('floods of bad credentials: no Redis amplification, bounded memory', ()
     const N = 200;
     const cases: [TestApp, () => [string, string]][] = [
       [sessions, () => ['Cookie', `sid=${encodeURIComponent(`s:${signature.sign(randomBytes(24).toString('base64url'), SECRET)}`)}`]],
-      [stateful, () => ['Authorization', `Bearer ${forge(HS, claims({ sid: randomBytes(18).toString('base64url') }), hs(SECRET))}`]],
+      [stateful, () => ['Authorization', `Bearer ${forge(HS_SESSION, claims({ sid: randomBytes(18).toString('base64url') }), hs(SECRET))}`]],
     ];
     for (const [t, make] of cases) {
       const before = await commandCounts();
@@ -239,8 +241,8 @@ describe('bad signature, unknown kid and unknown session id are indistinguishabl
     const answers = [
       await bearer(stateless, forge({ ...HS, kid: 'k1' }, claims(), hs(SECRET2))), // bad signature
       await bearer(stateless, forge({ ...HS, kid: 'nope' }, claims(), hs(SECRET))), // unknown kid
-      await bearer(stateful, forge({ ...HS, kid: 'k1' }, claims({ sid: 'never-issued' }), hs(SECRET))), // unknown session id
-      await bearer(stateful, forge({ ...HS, kid: 'k1' }, claims({ sid: 'never-issued' }), hs(SECRET2))), // stateful bad signature
+      await bearer(stateful, forge({ ...HS_SESSION, kid: 'k1' }, claims({ sid: 'never-issued' }), hs(SECRET))), // unknown session id
+      await bearer(stateful, forge({ ...HS_SESSION, kid: 'k1' }, claims({ sid: 'never-issued' }), hs(SECRET2))), // stateful bad signature
     ];
     const first = answers[0] as request.Response;
     for (const res of answers) {

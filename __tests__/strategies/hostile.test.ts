@@ -160,10 +160,10 @@ test('a revoked token replayed after logout → ERR_CREDENTIAL_REVOKED (Redis de
 });
 
 test('stateful: a token for a session id that was never issued → refused', async () => {
-  await expectRefused(stateful, forgeHs({ alg: 'HS256', typ: 'at+jwt' }, { ...goodClaims(), sid: 'never-issued' }, secret));
+  await expectRefused(stateful, forgeHs({ alg: 'HS256', typ: 'session+jwt' }, { ...goodClaims(), sid: 'never-issued' }, secret));
 });
 
 test('stateful: a session of one subject cannot be used with another sub', async () => {
   const s = await login(stateful.app, { id: 'victim', roles: ['admin'] });
-  await expectRefused(stateful, forgeHs({ alg: 'HS256', typ: 'at+jwt' }, { ...goodClaims(), sub: 'eve', sid: s.sessionId }, secret));
+  await expectRefused(stateful, forgeHs({ alg: 'HS256', typ: 'session+jwt' }, { ...goodClaims(), sub: 'eve', sid: s.sessionId }, secret));
 });

@@ -24,6 +24,8 @@ export interface JwtEnvelopeOptions {
   clockToleranceMs: number;
   /** Accepted `typ` header values (lower-cased); `null` accepts any. */
   typ: readonly string[] | null;
+  /** `typ` of the tokens this envelope signs. */
+  signTyp: string;
   /** Entries in the verified-token cache; 0 turns it off. */
   cacheSize: number;
 }
@@ -44,6 +46,11 @@ export interface SignedJwt {
 
 /** Header typ of the access tokens we issue (RFC 9068). */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
+/**
+ * Header typ of statefulJwt tokens: they carry only `sub` + `sid`, so a statelessJwt sharing the key must
+ * not take one for an access token with no roles (and the other way round).
+ */
+export const SESSION_TOKEN_TYP = 'session+jwt';
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const MAX_KID = 256;
 
@@ -69,7 +76,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     const payload: Record<string, unknown> = { ...claims, jti, iat, iat_ms: issuedAtMs, exp };
     if (options.issuer !== undefined) payload.iss = Array.isArray(options.issuer) ? options.issuer[0] : options.issuer;
     if (options.audience !== undefined) payload.aud = options.audience;
-    const signOptions: jwt.SignOptions = { algorithm: signer.alg, header: { alg: signer.alg, typ: ACCESS_TOKEN_TYP, ...(signer.kid ? { kid: signer.kid } : {}) } };
+    const signOptions: jwt.SignOptions = { algorithm: signer.alg, header: { alg: signer.alg, typ: options.signTyp, ...(signer.kid ? { kid: signer.kid } : {}) } };
     let token = jwt.sign(payload, signer.signKey, signOptions);
     if (signer.alg.startsWith('ES')) {
       const dot = token.lastIndexOf('.');

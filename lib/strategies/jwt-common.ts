@@ -32,16 +32,16 @@ export interface JwtParts {
 }
 
 /** Builds keys, envelope and carrier once, at construction; `keySource` overrides local keys (JWKS). */
-export function jwtParts(options: JwtCommonOptions, keySource?: KeySource): JwtParts {
+export function jwtParts(options: JwtCommonOptions, keySource?: KeySource, defaultTyp: string = ACCESS_TOKEN_TYP): JwtParts {
   if (typeof options !== 'object' || options === null) throw configError('JWT strategies need an options object');
   refuseEdDsa(options);
   const keys = keySource ?? localKeySource(resolveKeys(options));
   const clockToleranceMs = toMs(options.clockTolerance ?? '5s', 'clockTolerance');
   if (clockToleranceMs > 300_000) throw configError('clockTolerance above 5 minutes defeats expiry; keep it small');
-  const typ = options.typ === false ? null : (Array.isArray(options.typ) ? options.typ : [options.typ ?? ACCESS_TOKEN_TYP]).map((t) => t.toLowerCase());
+  const typ = options.typ === false ? null : (Array.isArray(options.typ) ? options.typ : [options.typ ?? defaultTyp]).map((t) => t.toLowerCase());
   const cacheSize = options.cache === false ? 0 : typeof options.cache === 'object' ? options.cache.max : 1000;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw configError('cache.max must be a non-negative integer');
-  const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ, cacheSize });
+  const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ, signTyp: typ?.[0] ?? defaultTyp, cacheSize });
   return { envelope, carrier: tokenCarrier(options.carrier, options.cookie, 'ep'), keys, clockToleranceMs };
 }
 

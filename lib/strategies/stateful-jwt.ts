@@ -5,6 +5,7 @@ import { configError, CredentialExpiredError, InvalidCredentialError } from '../
 import { isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
+import { SESSION_TOKEN_TYP } from '../envelopes/jwt';
 import { loginAuthTime } from '../migration';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 
@@ -34,7 +35,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     throw configError('statefulJwt needs `store`: redisStore({ client }) or memoryStore() (cookieStore cannot hold server-side sessions)');
   }
   const store = options.store;
-  const { envelope, carrier } = jwtParts(options);
+  const { envelope, carrier } = jwtParts(options, undefined, SESSION_TOKEN_TYP);
   const timeouts = resolveTimeouts(options);
 
   async function load(sid: string, sub: string): Promise<{ record: SessionRecord; raw: string }> {
