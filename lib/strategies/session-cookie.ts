@@ -11,6 +11,7 @@ import { checkSecrets } from '../envelopes/secrets';
 import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
 import { loginAuthTime } from '../migration';
+import { pruneIndex } from '../state/session-index';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 
 const UNSIGNED_MAX = 10_000;
@@ -200,6 +201,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     fresh.ep = record;
     await call<void>((cb) => fresh.save(cb));
     await store.indexAdd(record.id, req.sessionID, timeouts.absoluteMs);
+    await pruneIndex(store, record.id, sessKey);
     if (oldOwner !== undefined) await store.indexRemove(oldOwner, [oldSid]);
     return { token: null, expiresAt: new Date(record.absExp), sessionId: req.sessionID };
   }
@@ -208,6 +210,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     const raw = readCookie(req, cookie, 8192);
     const sid = req.session ? req.sessionID : raw === null ? null : unsignSid(raw);
     if (sid !== null) {
+      await changed([sid]); // before too: a failed announcement deletes nothing, so a retry still finds it
       await destroySession(sid);
       await changed([sid]);
       if (current) await store.indexRemove(current.id, [sid]);

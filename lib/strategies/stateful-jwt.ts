@@ -6,6 +6,7 @@ import { isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { SESSION_TOKEN_TYP } from '../envelopes/jwt';
+import { pruneIndex } from '../state/session-index';
 import { loginAuthTime } from '../migration';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 
@@ -116,6 +117,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     const sid = randomBytes(18).toString('base64url');
     await save(sid, record);
     await store.indexAdd(record.id, sid, timeouts.absoluteMs);
+    await pruneIndex(store, record.id, recordKey);
     // Rotating the session id at login: the previous session (if any) ends here.
     if (previous?.sessionId && previous.strategy === 'stateful-jwt') await destroy(previous.id, previous.sessionId);
     const signed = envelope.sign({ sub: record.id, sid }, timeouts.absoluteMs);
@@ -124,6 +126,9 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
   }
 
   async function destroy(subject: string, sid: string): Promise<void> {
+    // Announce before deleting too: if the announcement fails, nothing is deleted and a retried logout
+    // still finds the session (announcing only after would leave other instances' caches unaware).
+    await changed([sid]);
     await store.delete(recordKey(sid));
     await changed([sid]);
     await store.indexRemove(subject, [sid]);
