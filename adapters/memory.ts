@@ -1,6 +1,5 @@
-import { EventEmitter } from 'node:events';
 import type { SessionData, Store } from 'express-session';
-import type { PubSub, StateStore } from '../lib/types';
+import type { StateStore } from '../lib/types';
 import { StoreUnavailableError } from '../lib/errors';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
 
@@ -24,8 +23,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
   const maxEntries = options.maxEntries ?? 100_000;
   const data = new Map<string, Entry>();
   const indexes = new Map<string, Map<string, number>>();
-  const bus = new EventEmitter();
-  bus.setMaxListeners(0);
 
   const live = (entry: Entry | undefined, now = Date.now()) => entry !== undefined && entry.expiresAt > now;
   function sweep(): void {
@@ -60,14 +57,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
     destroy: async (sid) => { data.delete(`${prefix}sess:${sid}`); },
   });
 
-  const pubsub: PubSub = {
-    async publish(channel, message) { bus.emit(channel, message); },
-    async subscribe(channel, onMessage, onState) {
-      bus.on(channel, onMessage);
-      onState(true);
-      return async () => { bus.off(channel, onMessage); };
-    },
-  };
+
 
   return {
     kind: 'memory',
@@ -100,7 +90,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
       if (set?.size === 0) indexes.delete(subject);
     },
     sessionStore: (): Store => sessions,
-    pubsub,
-    async close() { clearInterval(timer); bus.removeAllListeners(); },
+    async close() { clearInterval(timer); },
   };
 }

@@ -1,6 +1,6 @@
 import { RedisStore } from 'connect-redis';
 import type { SessionData, Store } from 'express-session';
-import type { PubSub, StateStore } from '../lib/types';
+import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
 import { bounded } from './bounded';
@@ -87,7 +87,6 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     }),
     indexRemove: (subject, members) => run(async () => { if (members.length > 0) await client.sRem(idx(subject), [...members]); }),
     sessionStore: (): Store => sessions,
-    pubsub: redisPubSub(client, prefix, run),
     revocationLog: redisRevocationLog(client, prefix, run),
     // Record-cache invalidations: the same Stream machinery on a sibling key (`<prefix>rc:rv:log`), trimmed on its own.
     invalidationLog: redisRevocationLog(client, `${prefix}rc:`, run),
@@ -95,32 +94,3 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   };
 }
 
-/** Publishing goes through the app's client; subscribing needs its own connection (a duplicate we own). */
-function redisPubSub(client: RedisClientLike, prefix: string, run: <T>(work: () => Promise<T>) => Promise<T>): PubSub | undefined {
-  if (typeof client.duplicate !== 'function') return undefined;
-  return {
-    publish: (channel, message) => run(async () => { await client.publish(prefix + channel, message); }),
-    async subscribe(channel, onMessage, onState) {
-      const sub = (client.duplicate as () => SubscriberLike)();
-      sub.on('error', () => onState(false));
-      sub.on('end', () => onState(false));
-      sub.on('ready', () => onState(true));
-      await sub.connect();
-      await sub.subscribe(prefix + channel, (message: string) => onMessage(message));
-      onState(true);
-      return async () => {
-        try { await sub.close?.(); } catch { /* already closed */ }
-        if (sub.isOpen) sub.destroy?.();
-      };
-    },
-  };
-}
-
-interface SubscriberLike {
-  readonly isOpen: boolean;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  connect(): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  close?(): Promise<unknown>;
-  destroy?(): unknown;
-}

@@ -23,7 +23,7 @@ export {
 export type { AuthErrorCode } from './errors';
 export type { AuthContext } from './context';
 export type {
-  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore, PubSub,
+  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore,
 } from './types';
 export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
 export type { ClaimMapping } from './claims';

@@ -80,8 +80,6 @@ export interface StateStore {
   indexRemove(subject: string, members: readonly string[]): Promise<void>;
   /** The express-session Store over the same backend and prefix (connect-redis for Redis). */
   sessionStore(): ExpressSessionStore;
-  /** Publish/subscribe for cache invalidation between instances (absent: single-instance store). */
-  readonly pubsub?: PubSub;
   /** An append-only, trimmed log that instances follow to keep local revocation caches current (absent: direct lookups). */
   readonly revocationLog?: RevocationLog;
   /** A sibling log of session-record invalidations that keeps local record caches coherent (lib/state/record-cache.ts). */
@@ -112,12 +110,6 @@ export interface RevocationLogListener {
 export interface RevocationLogFollower {
   /** Stops the loop and closes the follower's own connection (never the app's client). */
   close(): Promise<void>;
-}
-
-export interface PubSub {
-  publish(channel: string, message: string): Promise<void>;
-  /** Resolves once subscribed. `onState` reports subscription health so callers can fail closed. */
-  subscribe(channel: string, onMessage: (message: string) => void, onState: (up: boolean) => void): Promise<() => Promise<void>>;
 }
 
 /** The encrypted cookie-only "store": the session lives in the cookie itself. */
