@@ -97,6 +97,22 @@ describe('native clients (header carrier, refresh token in the body)', () => {
     await refreshBody(fa, answers[0]?.body.refreshToken as string).expect(200);
   });
 
+  test('two instances refreshing one token at once hand out one successor (compare-and-set, not two)', async () => {
+    const p = `${prefix}${n++}:`;
+    const make = () => {
+      const store = redisStore({ client, prefix: p });
+      const fa = freshApp({ strategy: statelessJwt({ secret: SECRET, ttl: '5m', store, refresh: { store, ttl: '30d', graceWindow: `${GRACE}ms` } }) });
+      built.push(fa);
+      return fa;
+    };
+    const a = make();
+    const b = make();
+    const login = await request(a.app).post('/login').send({ id: 'alice' }).expect(200);
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => refreshBody(i % 2 === 0 ? a : b, login.body.refreshToken)));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(new Set(answers.map((r) => r.body.refreshToken as string)).size).toBe(1);
+  });
+
   test('replay after the grace window: 401 ERR_REFRESH_REUSED, the whole family and its access tokens are revoked', async () => {
     const fa = app();
     const login = await request(fa.app).post('/login').send({ id: 'alice' }).expect(200);

@@ -200,8 +200,12 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
     // Successor first, then mark used: a crash in between never strands the user.
     const successor = await issue(identity, record.authAt, record.fam);
     const used: RefreshRecord = { ...record, used: true, usedAt: now, succ: seal(successor.token, raw) };
-    // Kept until it would have expired: a later replay must still be recognised as one.
-    await store.set(tokenKey(hash), JSON.stringify(used), Math.max(1, record.exp - now));
+    // Kept until it would have expired: a later replay must still be recognised as one. Compare-and-set:
+    // if another instance rotated this token meanwhile, ours is discarded and theirs is the successor.
+    if (!(await store.swap(tokenKey(hash), stored, JSON.stringify(used), Math.max(1, record.exp - now)))) {
+      await store.delete(tokenKey(sha256(successor.token)));
+      return rotateOnce(raw, hash, resolve);
+    }
     return { identity, authAtMs: record.authAt, familyId: record.fam, token: successor.token, expiresAtMs: successor.expiresAtMs };
   }
 
