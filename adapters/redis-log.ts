@@ -101,7 +101,8 @@ function follow(
           checkGap = false;
         }
         const sentAt = performance.now();
-        const reply = await send(conn, true, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(blockMs), 'STREAMS', key, lastId as string]);
+        // Read from the master: a replica's lag would stretch the staleness bound.
+        const reply = await send(conn, false, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(blockMs), 'STREAMS', key, lastId as string]);
         if (closed) break;
         const items = parseXRead(reply);
         if (items.length > 0) {
@@ -129,7 +130,7 @@ function follow(
   async function position(c: RawConn, lastId: string | null): Promise<string> {
     let info: Map<string, unknown>;
     try {
-      info = toMap(await send(c, true, ['XINFO', 'STREAM', key]));
+      info = toMap(await send(c, false, ['XINFO', 'STREAM', key]));
     } catch (err) {
       if (/no such key/i.test(String((err as Error)?.message))) return lastId ?? '0-0'; // empty log
       throw err;
