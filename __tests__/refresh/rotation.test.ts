@@ -113,6 +113,17 @@ describe('native clients (header carrier, refresh token in the body)', () => {
     expect(new Set(answers.map((r) => r.body.refreshToken as string)).size).toBe(1);
   });
 
+  test('a long chain of rotations keeps the family index small (used tokens leave it)', async () => {
+    const fa = app();
+    let token = (await request(fa.app).post('/login').send({ id: 'alice' }).expect(200)).body.refreshToken as string;
+    for (let i = 0; i < 6; i += 1) token = (await refreshBody(fa, token).expect(200)).body.refreshToken as string;
+    const indexes = (await keysWithPrefix(client, fa.p)).filter((k) => k.includes('rt:f:'));
+    expect(indexes).toHaveLength(1);
+    const members = await client.sMembers(indexes[0] as string);
+    expect(members.filter((m) => m.startsWith('t:'))).toHaveLength(1);
+    expect(members.length).toBeLessThanOrEqual(8); // the live refresh token + access tokens not yet expired
+  });
+
   test('replay after the grace window: 401 ERR_REFRESH_REUSED, the whole family and its access tokens are revoked', async () => {
     const fa = app();
     const login = await request(fa.app).post('/login').send({ id: 'alice' }).expect(200);

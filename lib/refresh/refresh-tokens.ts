@@ -152,6 +152,17 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
     return { token, expiresAtMs: record.exp };
   }
 
+  /**
+   * Keeps a family's index to its live members: the used token leaves it (a replay is still caught by its
+   * record, and a revoked family by its mark), and so do access tokens past their expiry.
+   */
+  async function pruneFamily(familyId: string, usedHash: string) {
+    const now = Date.now();
+    const members = await store.indexMembers(familyIndex(familyId));
+    const stale = members.filter((m) => m === `t:${usedHash}` || (m.startsWith('a:') && Number(m.split(':')[2]) <= now));
+    if (stale.length > 0) await store.indexRemove(familyIndex(familyId), stale);
+  }
+
   async function revokeFamily(familyId: string) {
     await store.set(familyRevokedKey(familyId), '1', ttlMs);
     const members = await store.indexMembers(familyIndex(familyId));
@@ -206,6 +217,7 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
       await store.delete(tokenKey(sha256(successor.token)));
       return rotateOnce(raw, hash, resolve);
     }
+    await pruneFamily(record.fam, hash);
     return { identity, authAtMs: record.authAt, familyId: record.fam, token: successor.token, expiresAtMs: successor.expiresAtMs };
   }
 
