@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { CookieOptions, CookieStore, Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import type { Authenticated, CookieOptions, CookieStore, Identity, Issued, Principal, StateStore, Strategy } from '../types';
 import { configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
 import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
 import { isStateStore } from '../state/store-kind';
@@ -10,6 +10,7 @@ import { loginAuthTime } from '../migration';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
+const OPENED_MAX = 5000;
 
 interface SealedOptions extends SessionTimeouts, RevocationTuning {
   store: CookieStore;
@@ -37,23 +38,42 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
     writeCookie(res, cookie, value, remainingMs(sealed));
   }
 
-  async function authenticate(req: Request, res: Response) {
-    const raw = readCookie(req, cookie, MAX_COOKIE_BYTES);
-    if (raw === null) return null;
+  /**
+   * Decrypted cookies, keyed by their exact value: a browser sends the same cookie until it slides, so
+   * most requests skip AES-GCM, JSON and the Principal build. Bounded; deadlines and revocation are still
+   * checked on every request.
+   */
+  const opened = new Map<string, { sealed: SealedSession; principal: Principal }>();
+
+  function open(raw: string): { sealed: SealedSession; principal: Principal } {
+    const hit = opened.get(raw);
+    if (hit !== undefined) return hit;
     const plain = store.open(raw);
     if (plain === null) throw new InvalidCredentialError();
-    const sealed = parseRecord(plain) as SealedSession;
+    const sealed = Object.freeze(parseRecord(plain)) as SealedSession;
     if (typeof sealed.sid !== 'string') throw new InvalidCredentialError();
+    const entry = { sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
+    if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value as string);
+    opened.set(raw, entry);
+    return entry;
+  }
+
+  function authenticate(req: Request, res: Response): Authenticated | null | Promise<Authenticated> {
+    const raw = readCookie(req, cookie, MAX_COOKIE_BYTES);
+    if (raw === null) return null;
+    const { sealed, principal } = open(raw);
     const slide = checkRecord(sealed, timeouts.touchMs);
-    if (revocation) {
-      const revoked = revocation.check(sealed.id, sealed.sid, sealed.issuedAt); // local (sync) when in sync, else a store lookup
-      if (revoked === true || (revoked !== false && (await revoked))) throw new CredentialRevokedError();
-    }
-    if (slide) {
-      sealed.lastSeen = Date.now();
-      write(res, sealed);
-    }
-    return { principal: recordPrincipal(sealed, 'session-cookie', sealed.sid), carrier: 'cookie' as const };
+    const admit = (): Authenticated => {
+      if (!slide) return { principal, carrier: 'cookie' };
+      const next: SealedSession = { ...sealed, lastSeen: Date.now() };
+      write(res, next);
+      return { principal: recordPrincipal(next, 'session-cookie', next.sid), carrier: 'cookie' };
+    };
+    if (!revocation) return admit();
+    const revoked = revocation.check(sealed.id, sealed.sid, sealed.issuedAt); // local (sync) when in sync, else a store lookup
+    if (revoked === true) throw new CredentialRevokedError();
+    if (revoked === false) return admit();
+    return revoked.then((yes) => { if (yes) throw new CredentialRevokedError(); return admit(); });
   }
 
   async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
@@ -90,6 +110,9 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
     async update() {
       throw new NotSupportedError('a cookie-only session cannot be changed from the server; use refreshPrincipal or a server-side store');
     },
-    close: async () => { await revocation?.close(); },
+    close: async () => {
+      opened.clear();
+      await revocation?.close();
+    },
   };
 }
