@@ -88,8 +88,11 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
     const hit = cache.get(token);
     if (hit !== undefined) {
-      if (Date.now() < hit.expMs) return hit;
       cache.delete(token);
+      if (Date.now() < hit.expMs) {
+        cache.set(token, hit); // most recently used last: eviction takes the least recently used
+        return hit;
+      }
     }
     const first = token.indexOf('.');
     const second = token.indexOf('.', first + 1);
@@ -113,7 +116,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
       const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
       if (options.cacheSize > 0) {
-        // Insertion order is the eviction order; a hit does not reorder (cheap, and bounded all the same).
+        // LRU: a Map iterates in insertion order and every hit re-inserts, so the first key is the coldest.
         if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
         cache.set(token, verified);
       }
