@@ -12,6 +12,7 @@ import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
 import { loginAuthTime } from '../migration';
 import { pruneIndex } from '../state/session-index';
+import { parsedRecords } from '../state/parsed-records';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 
 const UNSIGNED_MAX = 10_000;
@@ -161,14 +162,15 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     // the slide below can be a compare-and-set.
     const raw = await store.get(sessKey(sid));
     if (raw === null) throw new InvalidCredentialError();
-    const data = parseSession(raw);
-    const record = parseRecord(data.ep);
+    const read = parse(raw, sid);
+    let { record, principal } = read;
     let slid = false;
     try {
       if (checkRecord(record, timeouts.touchMs)) {
-        record.lastSeen = Date.now();
+        record = { ...record, lastSeen: Date.now() };
+        principal = recordPrincipal(record, 'session-cookie', sid);
         // Only if unchanged since we read it: never resurrect a logged-out session or undo a demotion.
-        await store.swap(sessKey(sid), raw, JSON.stringify({ ...data, ep: record }), remainingMs(record));
+        await store.swap(sessKey(sid), raw, JSON.stringify({ ...read.data, ep: record }), remainingMs(record));
         slid = true;
       }
     } catch (err) {
@@ -178,7 +180,6 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
       }
       throw err;
     }
-    const principal = recordPrincipal(record, 'session-cookie', sid);
     if (cache !== null) {
       // After a slide the next request reloads (never cache a value this instance has just invalidated).
       if (slid) await cache.invalidate([sessKey(sid)]);
@@ -217,6 +218,12 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     }
     clearCookie(res, cookie);
   }
+
+  const parse = parsedRecords(10_000, (raw, sid) => {
+    const data = parseSession(raw);
+    const record = Object.freeze(parseRecord(data.ep));
+    return { data, record, principal: recordPrincipal(record, 'session-cookie', sid) };
+  });
 
   function parseSession(raw: string): session.SessionData {
     try {

@@ -7,6 +7,7 @@ import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, rema
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { SESSION_TOKEN_TYP } from '../envelopes/jwt';
 import { pruneIndex } from '../state/session-index';
+import { parsedRecords } from '../state/parsed-records';
 import { loginAuthTime } from '../migration';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 
@@ -39,12 +40,17 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
   const { envelope, carrier } = jwtParts(options, undefined, SESSION_TOKEN_TYP);
   const timeouts = resolveTimeouts(options);
 
-  async function load(sid: string, sub: string): Promise<{ record: SessionRecord; raw: string }> {
+  const parse = parsedRecords(10_000, (raw, sid) => {
+    const record = Object.freeze(parseRecord(raw));
+    return { record, principal: recordPrincipal(record, 'stateful-jwt', sid) };
+  });
+
+  async function load(sid: string, sub: string): Promise<{ record: Readonly<SessionRecord>; principal: Principal; raw: string }> {
     const raw = await store.get(recordKey(sid));
     if (raw === null) throw new InvalidCredentialError();
-    const record = parseRecord(raw);
+    const { record, principal } = parse(raw, sid);
     if (record.id !== sub) throw new InvalidCredentialError();
-    return { record, raw };
+    return { record, principal, raw };
   }
 
   async function save(sid: string, record: SessionRecord): Promise<void> {
@@ -84,14 +90,16 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
 
   async function fromStore(sid: string, sub: string, kind: CarrierKind): Promise<Authenticated> {
     const since = cache?.begin() ?? 0;
-    const { record, raw } = await load(sid, sub);
+    const read = await load(sid, sub);
+    let { record, principal } = read;
     // `slid`: the idle deadline moved (or the record changed meanwhile): either way, do not cache what we read.
     let slid = false;
     try {
       if (checkRecord(record, timeouts.touchMs)) {
-        record.lastSeen = Date.now();
+        record = { ...record, lastSeen: Date.now() };
+        principal = recordPrincipal(record, 'stateful-jwt', sid);
         // Only if unchanged since we read it: never resurrect a logged-out session or undo a demotion.
-        await store.swap(recordKey(sid), raw, JSON.stringify(record), remainingMs(record));
+        await store.swap(recordKey(sid), read.raw, JSON.stringify(record), remainingMs(record));
         slid = true;
       }
     } catch (err) {
@@ -101,7 +109,6 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
       }
       throw err;
     }
-    const principal = recordPrincipal(record, 'stateful-jwt', sid);
     if (cache !== null) {
       // After a slide the next request reloads (never cache a value this instance has just invalidated).
       if (slid) await cache.invalidate([recordKey(sid)]);
