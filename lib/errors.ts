@@ -54,6 +54,7 @@ export class AuthError extends Error {
   }
 }
 
+/** 401: no credential on a protected route. */
 export class AuthRequiredError extends AuthError {
   constructor() { super('ERR_AUTH_REQUIRED', 'Authentication required'); }
 }
@@ -61,9 +62,11 @@ export class AuthRequiredError extends AuthError {
 export class InvalidCredentialError extends AuthError {
   constructor(cause?: unknown) { super('ERR_INVALID_CREDENTIAL', 'Invalid credential', { cause }); }
 }
+/** 401: `exp` passed, or the session's idle / absolute timeout. */
 export class CredentialExpiredError extends AuthError {
   constructor() { super('ERR_CREDENTIAL_EXPIRED', 'Credential expired'); }
 }
+/** 401: logged out, `revokeAll`ed, or its refresh family was revoked. */
 export class CredentialRevokedError extends AuthError {
   constructor() { super('ERR_CREDENTIAL_REVOKED', 'Credential revoked'); }
 }
@@ -76,21 +79,27 @@ export class RefreshReusedError extends AuthError {
     this.subject = subject;
   }
 }
+/** 431: the credential is over `maxCredentialBytes`; refused before any decoding. */
 export class CredentialTooLargeError extends AuthError {
   constructor() { super('ERR_CREDENTIAL_TOO_LARGE', 'Credential too large'); }
 }
+/** 400: two credentials on one request name different subjects. */
 export class CredentialConflictError extends AuthError {
   constructor() { super('ERR_CREDENTIAL_CONFLICT', 'More than one credential, and they disagree'); }
 }
+/** 401: `requireFreshLogin` and the last real login is too old; ask for the password again. */
 export class LoginRequiredError extends AuthError {
   constructor() { super('ERR_LOGIN_REQUIRED', 'A recent login is required'); }
 }
+/** 403: an unsafe cross-site request carrying a cookie credential (or a cross-site login / logout / refresh). */
 export class CsrfError extends AuthError {
   constructor() { super('ERR_CSRF', 'Cross-site request refused'); }
 }
+/** 403: authenticated, but lacking a role or failing an `allow()` predicate. */
 export class ForbiddenError extends AuthError {
   constructor() { super('ERR_FORBIDDEN', 'Forbidden'); }
 }
+/** 403: authenticated, but lacking a scope (`WWW-Authenticate: Bearer error="insufficient_scope"`). */
 export class InsufficientScopeError extends AuthError {
   readonly scopes: readonly string[];
   constructor(scopes: readonly string[]) {
@@ -98,6 +107,7 @@ export class InsufficientScopeError extends AuthError {
     this.scopes = scopes;
   }
 }
+/** 503 + `Retry-After`: the store did not answer in time. Fail closed: never anonymous. */
 export class StoreUnavailableError extends AuthError {
   constructor(cause?: unknown, retryAfterSeconds = 1) {
     super('ERR_STORE_UNAVAILABLE', 'Authentication store unavailable', {
@@ -106,6 +116,7 @@ export class StoreUnavailableError extends AuthError {
     });
   }
 }
+/** 501: the strategy cannot do this (e.g. `revokeAll` on a stateless strategy with no store). */
 export class NotSupportedError extends AuthError {
   constructor(message: string) { super('ERR_NOT_SUPPORTED', message); }
 }

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
 import type { Identity, Issued, Principal, Strategy, StrategyName } from './types';
 import { configError, toAuthError, type AuthError } from './errors';
+import { REISSUED_TOKEN_HEADER } from './freshness';
 
 /** Response header carrying the replacement token when it travels in a header (the same one refreshPrincipal re-issues use). */
-export const MIGRATED_TOKEN_HEADER = 'X-Access-Token';
 
 /** Principals handed to `login` as `previous` by a migration: a re-issue, not a new proof of identity. */
 const reissues = new WeakSet<Principal>();
@@ -60,8 +60,8 @@ export async function migrate(req: Request, res: Response, from: Strategy, to: S
     return { id: old.id, from: from.name, to: to.name, sessionId: null, expiresAt: null, oldRevoked: false, error: toAuthError(err) };
   }
   if (issued.token !== null) {
-    res.setHeader(MIGRATED_TOKEN_HEADER, issued.token);
-    if (req.headers.origin !== undefined) res.append('Access-Control-Expose-Headers', MIGRATED_TOKEN_HEADER);
+    res.setHeader(REISSUED_TOKEN_HEADER, issued.token);
+    if (req.headers.origin !== undefined) res.append('Access-Control-Expose-Headers', REISSUED_TOKEN_HEADER);
   }
   res.setHeader('Cache-Control', 'no-store');
   let oldRevoked = true;
