@@ -3,8 +3,6 @@ import type { Identity, Issued, Principal, Strategy, StrategyName } from './type
 import { configError, toAuthError, type AuthError } from './errors';
 import { REISSUED_TOKEN_HEADER } from './freshness';
 
-/** Response header carrying the replacement token when it travels in a header (the same one refreshPrincipal re-issues use). */
-
 /** Principals handed to `login` as `previous` by a migration: a re-issue, not a new proof of identity. */
 const reissues = new WeakSet<Principal>();
 
