@@ -83,7 +83,7 @@ describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s on Redis, two instan
     const cred = await bothAccept('erin');
     const follower = `rcB-${tag}:rv-log`;
     await waitUntil(async () => (await clientIds(admin, follower)).length > 0, 5_000, 'B follower connected');
-    const ids = await clientIds(admin, follower);
+    const ids = (await clientIds(admin, follower)).map((c) => c.id);
     for (const id of ids) await admin.sendCommand(['CLIENT', 'KILL', 'ID', id]);
     expect(await logout(A, cred)).toBe(204);
     const since = performance.now();
@@ -91,7 +91,7 @@ describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s on Redis, two instan
     expect(r).toMatchObject({ seen: true, status: 401 });
     expect(r.elapsed).toBeLessThanOrEqual(BOUND_MS);
     // The follower reconnects (a new connection id) and B keeps seeing changes within the bound.
-    await waitUntil(async () => (await clientIds(admin, follower)).some((id) => !ids.includes(id)), 5_000, 'B follower back');
+    await waitUntil(async () => (await clientIds(admin, follower)).some((c) => !ids.includes(c.id)), 5_000, 'B follower back');
     const again = await bothAccept('erin');
     expect(await A.auth.update('erin', { roles: ['auditor'] })).toBe(1);
     const since2 = performance.now();

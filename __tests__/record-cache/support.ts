@@ -119,22 +119,8 @@ export async function seenWithin(inst: Instance, cred: Cred, since: number, dead
   }
 }
 
-export interface AdminLike { sendCommand(args: string[]): Promise<unknown> }
-
-export async function clientIds(admin: AdminLike, name: string): Promise<string[]> {
-  const list = String(await admin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
-  return list.split('\n').map((line) => Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
-    .filter((c) => c.name === name).map((c) => String(c.id));
-}
-
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { clientIds, waitUntil, type AdminLike } from '../helpers/redis-admin';
+import { type AdminLike, waitUntil } from '../helpers/redis-admin';
 
 /** Calls per command from INFO commandstats, without the follower's own (XREAD/XINFO) and the INFO calls. */
 export async function dataCommands(admin: AdminLike): Promise<number> {

@@ -120,24 +120,8 @@ export async function refusedWithin(inst: Instance, cred: Cred, since: number, d
   }
 }
 
-/** CLIENT ID of connections named `name` (CLIENT LIST through `admin`). */
-/** Any node-redis client (test helper clients and createClient() ones have different generic types). */
-export interface AdminLike { sendCommand(args: string[]): Promise<unknown> }
-
-export async function clientIds(admin: AdminLike, name: string): Promise<{ id: string; cmd: string }[]> {
-  const list = String(await admin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
-  return list.split('\n').map((line) => Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
-    .filter((c) => c.name === name).map((c) => ({ id: String(c.id), cmd: String(c.cmd) }));
-}
-
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { clientIds, waitUntil, type AdminLike } from '../helpers/redis-admin';
+import type { AdminLike } from '../helpers/redis-admin';
 
 export async function commandsProcessed(admin: AdminLike): Promise<number> {
   const info = String(await admin.sendCommand(['INFO', 'stats']));
