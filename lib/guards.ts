@@ -16,14 +16,28 @@ function toHandler(check: Check): RequestHandler {
       next(new TypeError('express-principal: mount principal(...) with app.use() before using guards'));
       return;
     }
-    const fail = (err: AuthError) => (state.onError === 'next' ? next(err) : sendProblem(res, err, state.bearer, state.realm));
-    if (state.error !== null) return fail(state.error);
+    if (state.error !== null) return fail(state, res, next, state.error);
     const who = req.principal;
-    if (who === null || who === undefined) return fail(new AuthRequiredError());
-    Promise.resolve()
-      .then(() => check(who, req, state))
-      .then((err) => (err === null ? next() : fail(err)), (err: unknown) => (err instanceof AuthError ? fail(err) : next(err)));
+    if (who === null || who === undefined) return fail(state, res, next, new AuthRequiredError());
+    // Synchronous checks (roles, scopes) answer in the same tick; only an async predicate waits.
+    let verdict: AuthError | null | Promise<AuthError | null>;
+    try {
+      verdict = check(who, req, state);
+    } catch (err) {
+      return err instanceof AuthError ? fail(state, res, next, err) : next(err);
+    }
+    if (verdict === null) return next();
+    if (!(verdict instanceof Promise)) return fail(state, res, next, verdict);
+    verdict.then(
+      (err) => (err === null ? next() : fail(state, res, next, err)),
+      (err: unknown) => (err instanceof AuthError ? fail(state, res, next, err) : next(err)),
+    );
   };
+}
+
+function fail(state: Internals, res: Response, next: NextFunction, err: AuthError): void {
+  if (state.onError === 'next') next(err);
+  else sendProblem(res, err, state.bearer, state.realm);
 }
 
 function names(list: string[], guard: string): string[] {

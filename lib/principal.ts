@@ -9,6 +9,7 @@ import { INTERNALS, type AuthContext, type Internals } from './context';
 import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
 import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflicts, type Precedence } from './multi';
 import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
+import { attach, type Slot } from './request-slot';
 
 export interface PrincipalOptions {
   /**
@@ -183,17 +184,22 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     }
   }
 
-  function accept(req: Request, ctx: RequestAuth, result: Authenticated | null, strategy: Strategy, next: NextFunction): void {
+  function setPrincipal(req: Request, slot: Slot | null, principal: Principal | null): void {
+    if (slot !== null) slot.principal = principal;
+    else req.principal = principal;
+  }
+
+  function accept(req: Request, slot: Slot | null, ctx: RequestAuth, result: Authenticated | null, strategy: Strategy, next: NextFunction): void {
     if (result !== null) {
-      req.principal = result.principal;
+      setPrincipal(req, slot, result.principal);
       ctx.used = strategy;
       if (events.listenerCount('authenticated') > 0) events.emit('authenticated', result.principal);
     }
     next();
   }
 
-  function reject(req: Request, ctx: RequestAuth, err: unknown, next: NextFunction): void {
-    req.principal = null;
+  function reject(req: Request, slot: Slot | null, ctx: RequestAuth, err: unknown, next: NextFunction): void {
+    setPrincipal(req, slot, null);
     ctx.error = toAuthError(err);
     if (events.listenerCount('rejected') > 0) events.emit('rejected', ctx.error.code, ctx.used?.name ?? null);
     next();
@@ -205,15 +211,14 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
 
   const middleware = ((req: Request, res: Response, next: NextFunction) => {
     const ctx = new RequestAuth(req, res);
-    req.principal = null;
-    req.auth = ctx;
+    const slot = attach(req, res, ctx);
     if (!simple) {
-      identify(req, res, ctx, (p, s) => { req.principal = p; ctx.used = s; }).then(
+      identify(req, res, ctx, (p, s) => { setPrincipal(req, slot, p); ctx.used = s; }).then(
         () => {
           if (req.principal && events.listenerCount('authenticated') > 0) events.emit('authenticated', req.principal);
           next();
         },
-        (err: unknown) => reject(req, ctx, err, next),
+        (err: unknown) => reject(req, slot, ctx, err, next),
       );
       return;
     }
@@ -229,12 +234,12 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
       if (carrier === 'cookie') refuseCrossSite(req);
       result = primary.authenticate(req, res);
     } catch (err) {
-      return reject(req, ctx, err, next);
+      return reject(req, slot, ctx, err, next);
     }
     if (result instanceof Promise) {
-      result.then((r) => accept(req, ctx, r, primary, next), (err: unknown) => reject(req, ctx, err, next));
+      result.then((r) => accept(req, slot, ctx, r, primary, next), (err: unknown) => reject(req, slot, ctx, err, next));
     } else {
-      accept(req, ctx, result, primary, next);
+      accept(req, slot, ctx, result, primary, next);
     }
   }) as PrincipalMiddleware;
 

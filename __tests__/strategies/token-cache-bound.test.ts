@@ -69,3 +69,38 @@ test('a flood of unique valid tokens keeps the verified-token cache at its bound
   expect(unbounded).toBeGreaterThan(5);       // the measurement sees a cache that keeps everything…
   expect(bounded).toBeLessThan(unbounded / 4); // …and the bounded one does not
 }, 60_000);
+
+test('eviction is least recently used: a token in steady use outlives a flood; one used once does not', async () => {
+  const auth = principal({ strategy: statelessJwt({ secret, cache: { max: 10 } }) });
+  const seen = new Map<string, object[]>();
+  const app = express();
+  app.use(auth);
+  app.get('/me', requireAuth(), (req, res) => {
+    const list = seen.get(req.principal?.id as string) ?? [];
+    list.push(req.principal as object);
+    seen.set(req.principal?.id as string, list);
+    res.end('ok');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/me`);
+  const now = Math.floor(Date.now() / 1000);
+  const token = (sub: string) => jwt.sign({ sub, roles: ['user'], iat: now, exp: now + 600 }, secret, { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt' } });
+  const hot = token('hot');
+  const cold = token('cold');
+  expect(await flood(url, [hot, cold])).toBe(2);
+  for (let i = 0; i < 60; i++) {
+    expect(await flood(url, [token(`u${i}`), token(`v${i}`), hot])).toBe(3);
+  }
+  expect(await flood(url, [hot, cold])).toBe(2);
+  server.closeAllConnections();
+  server.close();
+  await auth.close();
+  // A cache hit hands out the Principal derived when the token was verified: the same object.
+  const hots = seen.get('hot') ?? [];
+  expect(hots).toHaveLength(62);
+  expect(new Set(hots).size).toBe(1);
+  const colds = seen.get('cold') ?? [];
+  expect(colds).toHaveLength(2);
+  expect(colds[0]).not.toBe(colds[1]);
+});

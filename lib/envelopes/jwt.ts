@@ -35,6 +35,8 @@ export interface VerifiedJwt {
   readonly expMs: number;
   /** What the strategy derived from this token (e.g. its Principal), reused on every cache hit. */
   memo: unknown;
+  /** `inserts` when this entry was last (re)inserted into the cache. */
+  touched: number;
 }
 
 export interface SignedJwt {
@@ -62,6 +64,8 @@ export interface JwtEnvelope {
 
 export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   const cache = new Map<string, VerifiedJwt>();
+  /** Insertions into `cache` so far: the LRU clock. */
+  let inserts = 0;
   const issuers = options.issuer === undefined ? null : ([] as string[]).concat(options.issuer);
   const audiences = options.audience === undefined ? null : ([] as string[]).concat(options.audience);
   const tolerance = options.clockToleranceMs;
@@ -88,11 +92,17 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
     const hit = cache.get(token);
     if (hit !== undefined) {
-      cache.delete(token);
       if (Date.now() < hit.expMs) {
-        cache.set(token, hit); // most recently used last: eviction takes the least recently used
+        // LRU, re-inserting a hit (most recently used last) only once it has drifted into the colder half:
+        // a Map delete + set on every hit of a hot token cost more than the rest of the lookup.
+        if (inserts - hit.touched > options.cacheSize >> 1) {
+          cache.delete(token);
+          hit.touched = ++inserts;
+          cache.set(token, hit);
+        }
         return hit;
       }
+      cache.delete(token);
     }
     const first = token.indexOf('.');
     const second = token.indexOf('.', first + 1);
@@ -114,9 +124,9 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       const signature = Buffer.from(s, 'base64url');
       if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
-      const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
+      const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined, touched: ++inserts };
       if (options.cacheSize > 0) {
-        // LRU: a Map iterates in insertion order and every hit re-inserts, so the first key is the coldest.
+        // A Map iterates in insertion order and hits re-insert, so the first key is (about) the coldest.
         if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
         cache.set(token, verified);
       }
