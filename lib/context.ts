@@ -36,8 +36,9 @@ export interface Internals {
 export const INTERNALS: unique symbol = Symbol('express-principal.internals');
 
 export const internals = {
-  get(req: Request): Internals | undefined {
-    const auth = (req as Partial<Request>).auth as (AuthContext & { [INTERNALS]?: Internals }) | undefined;
+  /** From `req.auth`, or from the object that holds it (lib/request-slot.ts). */
+  get(holder: Request | { auth: AuthContext | undefined }): Internals | undefined {
+    const auth = (holder as { auth?: unknown }).auth as (AuthContext & { [INTERNALS]?: Internals }) | undefined;
     return auth?.[INTERNALS];
   },
 };

@@ -3,6 +3,7 @@ import type { Principal } from './types';
 import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError } from './errors';
 import { internals, type Internals } from './context';
 import { sendProblem } from './respond';
+import { slotOf } from './request-slot';
 import { toMs } from './duration';
 
 type Check = (principal: Principal, req: Request, state: Internals) => AuthError | null | Promise<AuthError | null>;
@@ -10,14 +11,15 @@ type Check = (principal: Principal, req: Request, state: Internals) => AuthError
 /** Guards are predicates; this is the one place that turns a verdict into a response. */
 function toHandler(check: Check): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const state = internals.get(req);
+    const slot = slotOf(req);
+    const state = internals.get(slot === undefined ? req : slot);
     if (state === undefined) {
       // Fail closed: a guard without the middleware in front would otherwise protect nothing.
       next(new TypeError('express-principal: mount principal(...) with app.use() before using guards'));
       return;
     }
     if (state.error !== null) return fail(state, res, next, state.error);
-    const who = req.principal;
+    const who = slot === undefined ? req.principal : slot.principal;
     if (who === null || who === undefined) return fail(state, res, next, new AuthRequiredError());
     // Synchronous checks (roles, scopes) answer in the same tick; only an async predicate waits.
     let verdict: AuthError | null | Promise<AuthError | null>;

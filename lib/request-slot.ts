@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import type { AuthContext } from './context';
 import type { Principal } from './types';
@@ -7,11 +8,12 @@ import type { Principal } from './types';
 // Why not plain own properties: Express moves every request onto the app's request prototype
 // (Object.setPrototypeOf), after which V8 no longer shares hidden classes between requests, so each property added
 // to `req` builds a new hidden class on every request. Two such writes measured ≈ 8 % of plain Express's whole
-// request cost (bench, 2-core VM). Instead, the first request of an app installs `principal` / `auth` accessors on
-// the root app's `request` prototype (Express's documented extension point, inherited by mounted sub-apps), and
-// the values sit in `res.locals`, the per-request dictionary Express already creates, under a symbol (invisible
-// to templates and to `for…in`). A request that did not come through Express (no app prototype or no `res.locals`)
-// gets plain own properties, as before.
+// request cost (bench, 2-core VM). Instead, the first request installs `principal` / `auth` accessors on Express's
+// shared request prototype (`express.request`, its documented extension point; never on Node's IncomingMessage),
+// and the values sit in `res.locals`, the per-request dictionary Express already creates, under a symbol that
+// templates cannot name. A request that did not come through Express (no app prototype or no `res.locals`) gets
+// plain own properties. Consequences, documented in the README: replacing `res.locals` wholesale after
+// principal() drops them (guards then fail closed), and `delete req.principal` does nothing.
 
 const SLOT: unique symbol = Symbol('express-principal.request');
 const ACCESSORS: unique symbol = Symbol('express-principal.accessors');
@@ -25,8 +27,9 @@ export class Slot {
 type Locals = Record<PropertyKey, unknown>;
 interface Carrier { res?: { locals?: Locals } }
 
-function slotOf(self: Carrier): Slot | undefined {
-  const value = self.res?.locals?.[SLOT];
+/** This request's slot, without going through the accessors (guards read it on every request). */
+export function slotOf(self: Carrier | Request): Slot | undefined {
+  const value = (self as Carrier).res?.locals?.[SLOT];
   return value instanceof Slot ? value : undefined;
 }
 
@@ -44,36 +47,50 @@ function setter(name: 'principal' | 'auth') {
   };
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+/** Request prototypes already checked: their chain holds the accessors. */
+const known = new WeakSet<object>();
 const refused = new WeakSet<object>();
+/** The prototype seen last: the usual case costs one comparison. */
+let lastProto: object | null = null;
 
-/** The outermost Express app `request` prototype in `req`'s chain (sub-apps inherit from it once mounted), if any. */
-function appPrototype(req: Request): object | null {
+/**
+ * Express's shared request prototype (`express.request`) under `req`'s app prototype(s), else the outermost app
+ * prototype, else null (not an Express request). The shared one, not an app's: Express re-parents a sub-app's
+ * prototype to whichever app mounted it last, so only the shared base is in every request's chain.
+ */
+function expressPrototype(req: Request): object | null {
   let root: object | null = null;
-  for (let p: object | null = Object.getPrototypeOf(req) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
-    if (Object.prototype.hasOwnProperty.call(p, 'app')) root = p;
+  for (let p = Object.getPrototypeOf(req) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    if (hasOwn.call(p, 'app')) root = p;
   }
-  return root;
+  if (root === null) return null;
+  const base = Object.getPrototypeOf(root) as object | null;
+  // express.request defines req.header / req.get; Node's IncomingMessage.prototype is never touched.
+  return base !== null && base !== IncomingMessage.prototype && hasOwn.call(base, 'header') ? base : root;
 }
 
 function install(req: Request): boolean {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === null || refused.has(proto)) return false;
-  const root = appPrototype(req);
-  if (root === null) {
-    refused.add(proto);
-    return false;
+  if (!known.has(proto)) {
+    const target = expressPrototype(req);
+    if (target === null) {
+      refused.add(proto);
+      return false;
+    }
+    if (!hasOwn.call(target, ACCESSORS)) {
+      Object.defineProperties(target, {
+        principal: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.principal; }, set: setter('principal') },
+        auth: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.auth; }, set: setter('auth') },
+        [ACCESSORS]: { value: true },
+      });
+    }
+    known.add(proto);
   }
-  if (!Object.prototype.hasOwnProperty.call(root, ACCESSORS)) {
-    Object.defineProperties(root, {
-      principal: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.principal; }, set: setter('principal') },
-      auth: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.auth; }, set: setter('auth') },
-      [ACCESSORS]: { value: true },
-    });
-  }
+  lastProto = proto;
   return true;
 }
-
-const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * Starts a request: `req.auth = auth`, `req.principal = null`. Returns the slot to set the principal in later,
@@ -81,14 +98,15 @@ const hasOwn = Object.prototype.hasOwnProperty;
  */
 export function attach(req: Request, res: Response, auth: AuthContext): Slot | null {
   const locals = (res as unknown as { locals?: Locals }).locals;
-  // An own property set before the accessors existed (a request already in flight then) would shadow the slot.
-  if (locals !== undefined && ((req as unknown as Record<symbol, unknown>)[ACCESSORS] === true || install(req))
-    && !hasOwn.call(req, 'principal') && !hasOwn.call(req, 'auth')) {
-    const slot = new Slot(auth);
-    locals[SLOT] = slot;
-    return slot;
+  if (locals === undefined || (Object.getPrototypeOf(req) !== lastProto && !install(req))) {
+    req.principal = null;
+    req.auth = auth;
+    return null;
   }
-  req.principal = null;
-  req.auth = auth;
-  return null;
+  // Own properties assigned before the accessors existed (a request already under way then) would shadow them.
+  if (hasOwn.call(req, 'principal')) delete (req as Partial<Request>).principal;
+  if (hasOwn.call(req, 'auth')) delete (req as Partial<Request>).auth;
+  const slot = new Slot(auth);
+  locals[SLOT] = slot;
+  return slot;
 }

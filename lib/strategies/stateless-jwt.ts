@@ -50,7 +50,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   const families = new WeakMap<Principal, string>();
 
   /** Everything derived from a verified token, kept on its cache entry: a cache hit rebuilds nothing. */
-  interface Derived { principal: Principal; jti: string | null; issuedAtMs: number }
+  interface Derived { principal: Principal; jti: string | null; issuedAtMs: number; viaHeader: Authenticated; viaCookie: Authenticated }
 
   function derive(verified: VerifiedJwt): Derived {
     if (verified.memo !== undefined) return verified.memo as Derived;
@@ -62,15 +62,16 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     // The Principal is frozen and shared by every request presenting this exact token.
     const principal = makePrincipal(identity, 'stateless-jwt', jti, { issuedAtMs, expiresAtMs: expMs, authenticatedAtMs, loadedAtMs: issuedAtMs });
     if (typeof payload.sid === 'string') families.set(principal, payload.sid);
-    const derived: Derived = { principal, jti, issuedAtMs };
+    const derived: Derived = { principal, jti, issuedAtMs, viaHeader: Object.freeze({ principal, carrier: 'header' as const }), viaCookie: Object.freeze({ principal, carrier: 'cookie' as const }) };
     verified.memo = derived;
     return derived;
   }
 
   /** Revocation runs on every request, cached token or not: from local state when in sync, else one lookup. */
   function admit(verified: VerifiedJwt, via: CarrierKind): Authenticated | Promise<Authenticated> {
-    const { principal, jti, issuedAtMs } = derive(verified);
-    const result: Authenticated = { principal, carrier: via };
+    const derived = derive(verified);
+    const { principal, jti, issuedAtMs } = derived;
+    const result = via === 'header' ? derived.viaHeader : derived.viaCookie;
     if (!revocation) return result;
     // Revocation marks live for this strategy's longest token; a token that lives longer (minted
     // elsewhere, or before a ttl was shortened) would outlive its revokeAll mark: refuse it.
