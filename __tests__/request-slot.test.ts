@@ -427,3 +427,16 @@ describe('properties assigned before the accessors existed, and sub-apps with tw
     expect((await request(parentB).get('/api/me').set(bearer(token('b'))).expect(200)).body.id).toBe('b');
   });
 });
+
+test('principal() puts the accessors on the express it resolves to at construction, before any request', () => {
+  jest.isolateModules(() => {
+    // A registry of its own: this express copy and this copy of the package have never seen each other.
+    const ex = require('express') as typeof express;
+    const lib = require('../lib') as typeof import('../lib');
+    expect(hasOwn(ex.request, 'principal')).toBe(false);
+    const mw = lib.principal({ strategy: lib.statelessJwt({ secret }) });
+    expect(hasOwn(ex.request, 'principal')).toBe(true);
+    expect(hasOwn(ex.request, 'auth')).toBe(true);
+    expect(typeof mw).toBe('function');
+  });
+});

@@ -57,6 +57,8 @@ export function sanitizeIdentity(identity: Identity): MappedIdentity {
 }
 
 function path(obj: Readonly<Record<string, unknown>>, dotted: string): unknown {
+  // The default ('roles') is one plain key: no split on every verification.
+  if (!dotted.includes('.')) return FORBIDDEN_KEYS.has(dotted) || !Object.hasOwn(obj, dotted) ? undefined : obj[dotted];
   let value: unknown = obj;
   for (const part of dotted.split('.')) {
     if (typeof value !== 'object' || value === null || FORBIDDEN_KEYS.has(part) || !Object.hasOwn(value, part)) return undefined;

@@ -9,7 +9,7 @@ import { INTERNALS, type AuthContext, type Internals } from './context';
 import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
 import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflicts, type Precedence } from './multi';
 import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
-import { attach, type Slot } from './request-slot';
+import { attach, prepareExpress, type Slot } from './request-slot';
 
 export interface PrincipalOptions {
   /**
@@ -83,6 +83,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   const onError = options.onError ?? 'respond';
   if (onError !== 'respond' && onError !== 'next') throw configError("onError must be 'respond' or 'next'");
   const maxBytes = options.maxCredentialBytes ?? DEFAULT_MAX_CREDENTIAL_BYTES;
+  prepareExpress();
   const trusted = new Set(options.trustedOrigins ?? []);
   const effectiveRoles = resolveHierarchy(options.roleHierarchy);
   const realm = options.realm ?? 'api';

@@ -48,11 +48,18 @@ function setter(name: 'principal' | 'auth') {
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
-/** Request prototypes already checked: their chain holds the accessors. */
-const known = new WeakSet<object>();
+/**
+ * Request prototypes already checked → whether their requests must be checked for own `principal` / `auth`
+ * properties: only when the accessors arrived with a request, so that other requests may already have been
+ * under way (and assigned plain properties) at that moment.
+ */
+const known = new WeakMap<object, boolean>();
 const refused = new WeakSet<object>();
+/** Prototypes given the accessors before any request (prepareExpress). */
+const early = new WeakSet<object>();
 /** The prototype seen last: the usual case costs one comparison. */
 let lastProto: object | null = null;
+let lastNeedsCheck = true;
 
 /**
  * Express's shared request prototype (`express.request`) under `req`'s app prototype(s), else the outermost app
@@ -66,29 +73,57 @@ function expressPrototype(req: Request): object | null {
   }
   if (root === null) return null;
   const base = Object.getPrototypeOf(root) as object | null;
-  // express.request defines req.header / req.get; Node's IncomingMessage.prototype is never touched.
-  return base !== null && base !== IncomingMessage.prototype && hasOwn.call(base, 'header') ? base : root;
+  return base !== null && isExpressRequest(base) ? base : root;
 }
 
+/** express.request defines req.header / req.get; Node's IncomingMessage.prototype is never touched. */
+function isExpressRequest(proto: object): boolean {
+  return proto !== IncomingMessage.prototype && hasOwn.call(proto, 'header') && hasOwn.call(proto, 'get');
+}
+
+/** Defines the accessors on `target` once; true when this call defined them. */
+function define(target: object): boolean {
+  if (hasOwn.call(target, ACCESSORS)) return false;
+  Object.defineProperties(target, {
+    principal: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.principal; }, set: setter('principal') },
+    auth: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.auth; }, set: setter('auth') },
+    [ACCESSORS]: { value: true },
+  });
+  return true;
+}
+
+/**
+ * At principal() construction: the accessors go on the `express` this package resolves to (the app's, in a normal
+ * install) before any request exists, so its requests need no own-property check. Another copy of express gets
+ * them with its first request instead.
+ */
+export function prepareExpress(): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const request = (require('express') as { request?: unknown }).request;
+    if (typeof request === 'object' && request !== null && isExpressRequest(request)) {
+      if (define(request)) early.add(request);
+    }
+  } catch {
+    // express not resolvable from here: first requests install instead
+  }
+}
 function install(req: Request): boolean {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === null || refused.has(proto)) return false;
-  if (!known.has(proto)) {
+  let needsCheck = known.get(proto);
+  if (needsCheck === undefined) {
     const target = expressPrototype(req);
     if (target === null) {
       refused.add(proto);
       return false;
     }
-    if (!hasOwn.call(target, ACCESSORS)) {
-      Object.defineProperties(target, {
-        principal: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.principal; }, set: setter('principal') },
-        auth: { configurable: true, enumerable: false, get(this: Carrier) { return slotOf(this)?.auth; }, set: setter('auth') },
-        [ACCESSORS]: { value: true },
-      });
-    }
-    known.add(proto);
+    define(target);
+    needsCheck = !early.has(target);
+    known.set(proto, needsCheck);
   }
   lastProto = proto;
+  lastNeedsCheck = needsCheck;
   return true;
 }
 
@@ -103,9 +138,11 @@ export function attach(req: Request, res: Response, auth: AuthContext): Slot | n
     req.auth = auth;
     return null;
   }
-  // Own properties assigned before the accessors existed (a request already under way then) would shadow them.
-  if (hasOwn.call(req, 'principal')) delete (req as Partial<Request>).principal;
-  if (hasOwn.call(req, 'auth')) delete (req as Partial<Request>).auth;
+  if (lastNeedsCheck) {
+    // Own properties assigned before the accessors existed (a request already under way then) would shadow them.
+    if (hasOwn.call(req, 'principal')) delete (req as Partial<Request>).principal;
+    if (hasOwn.call(req, 'auth')) delete (req as Partial<Request>).auth;
+  }
   const slot = new Slot(auth);
   locals[SLOT] = slot;
   return slot;

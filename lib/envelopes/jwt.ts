@@ -55,6 +55,9 @@ export const ACCESS_TOKEN_TYP = 'at+jwt';
 export const SESSION_TOKEN_TYP = 'session+jwt';
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const MAX_KID = 256;
+const MAX_HEADERS = 64;
+
+interface Header { readonly alg: string; readonly kid: string | undefined }
 
 export interface JwtEnvelope {
   sign(claims: Record<string, unknown>, ttlMs: number): SignedJwt;
@@ -64,6 +67,7 @@ export interface JwtEnvelope {
 
 export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   const cache = new Map<string, VerifiedJwt>();
+  const headers = new Map<string, Header>();
   /** Insertions into `cache` so far: the LRU clock. */
   let inserts = 0;
   const issuers = options.issuer === undefined ? null : ([] as string[]).concat(options.issuer);
@@ -111,13 +115,10 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     // Header and payload are signed as text, so any re-encoding breaks the signature; only the
     // signature segment can hide spare bits, and it must be canonical.
     if (s === '' || !canonical(s)) throw new InvalidCredentialError();
-    const header = parseObject(token.slice(0, first));
+    const headerText = token.slice(0, first);
+    const header = readHeader(headerText);
+    const { alg, kid } = header;
     const claims = parseObject(token.slice(first + 1, second));
-    const alg = header.alg;
-    if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
-    if (options.typ !== null && !options.typ.includes(typeof header.typ === 'string' ? header.typ.toLowerCase() : '')) throw new InvalidCredentialError();
-    const kid = header.kid;
-    if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
     const found = options.keys.find(kid, alg);
     const finish = (key: ResolvedKey | undefined): VerifiedJwt => {
       if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
@@ -125,6 +126,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
       const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined, touched: ++inserts };
+      if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
       if (options.cacheSize > 0) {
         // A Map iterates in insertion order and hits re-insert, so the first key is (about) the coldest.
         if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
@@ -133,6 +135,23 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       return verified;
     };
     return found instanceof Promise ? found.then(finish) : finish(found);
+  }
+
+  /**
+   * The header's verdict, remembered per header text: an issuer's tokens share a handful of headers (one per
+   * key), so most verifications skip its decoding. Kept only once a token with that header verified (a flood of
+   * forged headers cannot fill it), at most MAX_HEADERS.
+   */
+  function readHeader(segment: string): Header {
+    const known = headers.get(segment);
+    if (known !== undefined) return known;
+    const header = parseObject(segment);
+    const alg = header.alg;
+    if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
+    if (options.typ !== null && !options.typ.includes(typeof header.typ === 'string' ? header.typ.toLowerCase() : '')) throw new InvalidCredentialError();
+    const kid = header.kid;
+    if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
+    return { alg, kid };
   }
 
   /** Registered claims, checked only after the signature: exp required, nbf/iat not in the future, iss/aud. */

@@ -50,7 +50,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   const families = new WeakMap<Principal, string>();
 
   /** Everything derived from a verified token, kept on its cache entry: a cache hit rebuilds nothing. */
-  interface Derived { principal: Principal; jti: string | null; issuedAtMs: number; viaHeader: Authenticated; viaCookie: Authenticated }
+  interface Derived { principal: Principal; jti: string | null; issuedAtMs: number; viaHeader?: Authenticated; viaCookie?: Authenticated }
 
   function derive(verified: VerifiedJwt): Derived {
     if (verified.memo !== undefined) return verified.memo as Derived;
@@ -62,7 +62,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     // The Principal is frozen and shared by every request presenting this exact token.
     const principal = makePrincipal(identity, 'stateless-jwt', jti, { issuedAtMs, expiresAtMs: expMs, authenticatedAtMs, loadedAtMs: issuedAtMs });
     if (typeof payload.sid === 'string') families.set(principal, payload.sid);
-    const derived: Derived = { principal, jti, issuedAtMs, viaHeader: Object.freeze({ principal, carrier: 'header' as const }), viaCookie: Object.freeze({ principal, carrier: 'cookie' as const }) };
+    const derived: Derived = { principal, jti, issuedAtMs };
     verified.memo = derived;
     return derived;
   }
@@ -71,7 +71,10 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   function admit(verified: VerifiedJwt, via: CarrierKind): Authenticated | Promise<Authenticated> {
     const derived = derive(verified);
     const { principal, jti, issuedAtMs } = derived;
-    const result = via === 'header' ? derived.viaHeader : derived.viaCookie;
+    // One frozen answer per token and carrier, built on first use: a cache hit allocates nothing.
+    const result = via === 'header'
+      ? (derived.viaHeader ??= Object.freeze({ principal, carrier: 'header' as const }))
+      : (derived.viaCookie ??= Object.freeze({ principal, carrier: 'cookie' as const }));
     if (!revocation) return result;
     // Revocation marks live for this strategy's longest token; a token that lives longer (minted
     // elsewhere, or before a ttl was shortened) would outlive its revokeAll mark: refuse it.
