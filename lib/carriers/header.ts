@@ -19,7 +19,9 @@ export function readBearer(req: Request, maxBytes: number): string | null {
   if (typeof value !== 'string' || !/^bearer(\s|$)/i.test(value)) return null;
   if (value.length > maxBytes) throw new CredentialTooLargeError();
   const token = value.slice(6).trim();
-  // RFC 6750 b64token; anything else (spaces, a second scheme, control bytes) is malformed.
-  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new InvalidCredentialError();
+  // RFC 6750 b64token: an empty one is malformed. The characters are checked by the JWT envelope, which accepts
+  // only base64url segments (stricter than b64token), before a token is verified: a verified-token cache hit
+  // then skips a scan of the whole token on every request.
+  if (token === '') throw new InvalidCredentialError();
   return token;
 }

@@ -111,6 +111,8 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     const first = token.indexOf('.');
     const second = token.indexOf('.', first + 1);
     if (first < 0 || second < 0 || token.indexOf('.', second + 1) >= 0) throw new InvalidCredentialError();
+    // Compact JWS: base64url segments only (the bearer carrier leaves this check to the envelope).
+    if (!B64URL.test(token.slice(0, first)) || !B64URL.test(token.slice(first + 1, second))) throw new InvalidCredentialError();
     const s = token.slice(second + 1);
     // Header and payload are signed as text, so any re-encoding breaks the signature; only the
     // signature segment can hide spare bits, and it must be canonical.
