@@ -283,7 +283,7 @@ function plan(opts) {
   if (opts.only) {
     const unknown = opts.only.filter((n) => !all.some((s) => s.name === n));
     if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}\n${readmeHint()}`);
-    list = scenarios.filter((s) => opts.only.includes(s.name));
+    list = all.filter((s) => s !== baselineScenario && opts.only.includes(s.name));
   }
   const runs = [];
   for (let p = 0; p < opts.passes; p++) {
