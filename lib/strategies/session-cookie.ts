@@ -17,7 +17,8 @@ import { createRecordCache, type RecordCacheSetting } from '../state/record-cach
 
 const UNSIGNED_MAX = 10_000;
 
-interface Cached { principal: Principal; slideAt: number; deadline: number }
+/** `answer`: the Authenticated handed out on hits, built once per entry. */
+interface Cached { principal: Principal; slideAt: number; deadline: number; answer?: Authenticated }
 
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
@@ -149,7 +150,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
       if (hit !== undefined) {
         const now = Date.now();
         // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
-        if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: 'cookie' };
+        if (now < hit.slideAt && now < hit.deadline) return (hit.answer ??= Object.freeze({ principal: hit.principal, carrier: 'cookie' as const }));
       }
     }
     return fromStore(sid);

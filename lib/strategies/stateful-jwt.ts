@@ -22,7 +22,8 @@ export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   recordCache?: RecordCacheSetting;
 }
 
-interface Cached { principal: Principal; slideAt: number; deadline: number }
+/** `answer`: the Authenticated handed out on hits, built once per entry. */
+interface Cached { principal: Principal; slideAt: number; deadline: number; answer?: Authenticated }
 
 const recordKey = (sid: string) => `s:${sid}`;
 
@@ -82,7 +83,7 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
       if (hit !== undefined && hit.principal.id === sub) {
         const now = Date.now();
         // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
-        if (now < hit.slideAt && now < hit.deadline) return { principal: hit.principal, carrier: kind };
+        if (now < hit.slideAt && now < hit.deadline) return hit.answer?.carrier === kind ? hit.answer : (hit.answer = Object.freeze({ principal: hit.principal, carrier: kind }));
       }
     }
     return fromStore(sid, sub, kind);
