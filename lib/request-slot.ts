@@ -8,8 +8,9 @@ import type { Principal } from './types';
 // Why not plain own properties: Express moves every request onto the app's request prototype
 // (Object.setPrototypeOf), after which V8 no longer shares hidden classes between requests, so each property added
 // to `req` builds a new hidden class on every request. Two such writes measured ≈ 8 % of plain Express's whole
-// request cost (bench, 2-core VM). Instead, the first request installs `principal` / `auth` accessors on Express's
+// request cost (bench, 2-core VM). Instead, principal() installs `principal` / `auth` accessors on Express's
 // shared request prototype (`express.request`, its documented extension point; never on Node's IncomingMessage),
+// at construction for the express it resolves to, or with the first request for another copy of express,
 // and the values sit in `res.locals`, the per-request dictionary Express already creates, under a symbol that
 // templates cannot name. A request that did not come through Express (no app prototype or no `res.locals`) gets
 // plain own properties. Consequences, documented in the README: replacing `res.locals` wholesale after
