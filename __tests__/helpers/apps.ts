@@ -18,6 +18,8 @@
  * answered as application/problem+json { code, status, handledBy: 'app' } with the error's status
  * (500 + code 'ERR_INTERNAL' for anything without a status), and recorded in `errors` for assertions.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
 import type { Identity, Strategy } from '../../lib';
@@ -122,4 +124,16 @@ export function expectPrincipalShape(body: unknown, expected: { id: string; role
   expect(Number.isFinite(issued)).toBe(true);
   expect(expires).toBeGreaterThan(issued);
   expect(Math.abs(issued - Date.now())).toBeLessThan(60_000);
+}
+
+/** Serves `app` on a loopback port; `close()` stops it and drops its keep-alive connections. */
+export async function listenOnLoopback(app: express.Express): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+    },
+  };
 }

@@ -3,8 +3,7 @@
  * client (its invalidation follower shows in CLIENT LIST as `<name>:rv-log`) and its own middleware, sharing one
  * Redis and one key prefix (or one memoryStore).
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { listenOnLoopback } from '../helpers/apps';
 import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { createClient } from 'redis';
@@ -63,8 +62,7 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
     try { await req.auth.logout(); res.sendStatus(204); } catch (err) { next(err); }
   });
   app.get('/me', requireAuth(), (req, res) => { res.json({ id: req.principal?.id, roles: req.principal?.roles }); });
-  const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close: stop } = await listenOnLoopback(app);
   return {
     name: o.name,
     url,
@@ -72,8 +70,7 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
     store,
     async close() {
       await auth.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
+      await stop();
       if (client?.isOpen) client.destroy();
     },
   };

@@ -3,8 +3,7 @@
  * client (named, so its revocation-log follower `<name>:rv-log` can be found in CLIENT LIST) and its own
  * middleware, all sharing one Redis and one key prefix.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { listenOnLoopback } from '../helpers/apps';
 import express from 'express';
 import { createClient, createCluster } from 'redis';
 import { cookieStore, principal, redisStore, requireAuth, sessionCookie, statelessJwt } from '../../lib';
@@ -68,8 +67,7 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
   app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(err.status ?? 500).json({ error: String(err) });
   });
-  const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close: stop } = await listenOnLoopback(app);
   return {
     name: o.name,
     url,
@@ -77,8 +75,7 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
     auth,
     async close() {
       await auth.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
+      await stop();
       if (client.isOpen) client.destroy();
     },
   };
