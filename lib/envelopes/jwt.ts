@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { CredentialExpiredError, InvalidCredentialError } from '../errors';
 import type { ResolvedKey } from './jwt-keys';
 import { isHighS, toLowS } from './ecdsa';
+import { cacheKey } from '../cache-key';
 
 /** Where verification keys come from: a local list, or a remote JWKS (verify-only). */
 export interface KeySource {
@@ -31,6 +32,8 @@ export interface JwtEnvelopeOptions {
 }
 
 export interface VerifiedJwt {
+  /** The token itself: a cache entry serves only this exact token (the cache is keyed by its tail, lib/cache-key.ts). */
+  readonly token: string;
   readonly payload: Readonly<Record<string, unknown>>;
   readonly expMs: number;
   /** What the strategy derived from this token (e.g. its Principal), reused on every cache hit. */
@@ -94,19 +97,20 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   }
 
   function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
-    const hit = cache.get(token);
-    if (hit !== undefined) {
+    const tail = cacheKey(token);
+    const hit = cache.get(tail);
+    if (hit !== undefined && hit.token === token) {
       if (Date.now() < hit.expMs) {
         // LRU, re-inserting a hit (most recently used last) only once it has drifted into the colder half:
         // a Map delete + set on every hit of a hot token cost more than the rest of the lookup.
         if (inserts - hit.touched > options.cacheSize >> 1) {
-          cache.delete(token);
+          cache.delete(tail);
           hit.touched = ++inserts;
-          cache.set(token, hit);
+          cache.set(tail, hit);
         }
         return hit;
       }
-      cache.delete(token);
+      cache.delete(tail);
     }
     const first = token.indexOf('.');
     const second = token.indexOf('.', first + 1);
@@ -127,12 +131,12 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       const signature = Buffer.from(s, 'base64url');
       if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
-      const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined, touched: ++inserts };
+      const verified: VerifiedJwt = { token, payload: claims, expMs: checkClaims(claims), memo: undefined, touched: ++inserts };
       if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
       if (options.cacheSize > 0) {
         // A Map iterates in insertion order and hits re-insert, so the first key is (about) the coldest.
-        if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
-        cache.set(token, verified);
+        if (cache.size >= options.cacheSize && !cache.has(tail)) cache.delete(cache.keys().next().value as string);
+        cache.set(tail, verified);
       }
       return verified;
     };

@@ -7,6 +7,7 @@ import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { loginAuthTime } from '../migration';
+import { cacheKey } from '../cache-key';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
@@ -41,20 +42,21 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   /**
    * Decrypted cookies, keyed by their exact value: a browser sends the same cookie until it slides, so
    * most requests skip AES-GCM, JSON and the Principal build. Bounded; deadlines and revocation are still
-   * checked on every request.
+   * checked on every request. Keyed by the value's tail (its AEAD tag, lib/cache-key.ts); a hit needs the whole value.
    */
-  const opened = new Map<string, { sealed: SealedSession; principal: Principal }>();
+  const opened = new Map<string, { raw: string; sealed: SealedSession; principal: Principal }>();
 
   function open(raw: string): { sealed: SealedSession; principal: Principal } {
-    const hit = opened.get(raw);
-    if (hit !== undefined) return hit;
+    const tail = cacheKey(raw);
+    const hit = opened.get(tail);
+    if (hit !== undefined && hit.raw === raw) return hit;
     const plain = store.open(raw);
     if (plain === null) throw new InvalidCredentialError();
     const sealed = Object.freeze(parseRecord(plain)) as SealedSession;
     if (typeof sealed.sid !== 'string') throw new InvalidCredentialError();
-    const entry = { sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
-    if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value as string);
-    opened.set(raw, entry);
+    const entry = { raw, sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
+    if (opened.size >= OPENED_MAX && !opened.has(tail)) opened.delete(opened.keys().next().value as string);
+    opened.set(tail, entry);
     return entry;
   }
 

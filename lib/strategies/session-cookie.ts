@@ -14,6 +14,7 @@ import { loginAuthTime } from '../migration';
 import { pruneIndex } from '../state/session-index';
 import { parsedRecords } from '../state/parsed-records';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
+import { cacheKey } from '../cache-key';
 
 const UNSIGNED_MAX = 10_000;
 
@@ -80,20 +81,24 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   const cache = createRecordCache<Cached>(store, options.recordCache);
   // cookie-signature over KeyObjects built once (a string secret is re-parsed by createHmac on every call).
   const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
-  /** Cookie values whose signature checked out (deterministic for a given secret list); bounded, cleared when full. */
-  const unsigned = new Map<string, string>();
+  /**
+   * Cookie values whose signature checked out (deterministic for a given secret list); bounded, cleared when full.
+   * Keyed by the value's tail (its signature, lib/cache-key.ts); a hit needs the whole value.
+   */
+  const unsigned = new Map<string, { raw: string; sid: string }>();
 
   /** express-session's cookie format: `s:<sid>.<sig>`, the first secret that verifies wins. */
   function unsignSid(raw: string): string | null {
-    const known = unsigned.get(raw);
-    if (known !== undefined) return known;
+    const tail = cacheKey(raw);
+    const known = unsigned.get(tail);
+    if (known !== undefined && known.raw === raw) return known.sid;
     if (!raw.startsWith('s:')) return null;
     const value = raw.slice(2);
     for (const key of keys) {
       const sid = signature.unsign(value, key as unknown as string);
       if (sid !== false) {
         if (unsigned.size >= UNSIGNED_MAX) unsigned.clear();
-        unsigned.set(raw, sid);
+        unsigned.set(tail, { raw, sid });
         return sid;
       }
     }
