@@ -440,3 +440,37 @@ test('principal() puts the accessors on the express it resolves to at constructi
     expect(typeof mw).toBe('function');
   });
 });
+
+test('two copies of the package on one express (as npm may install): each copy\'s requests see their own principal', async () => {
+  // A second copy of the package, loaded in a registry of its own; its apps are made with the express of this file.
+  let other: typeof import('../lib') | undefined;
+  jest.isolateModules(() => { other = require('../lib') as typeof import('../lib'); });
+  if (other === undefined || other.principal === principal) throw new Error('no second copy of the package');
+  const second = other.principal({ strategy: other.statelessJwt({ secret: otherSecret }) });
+  const app = express();
+  const a = express.Router();
+  a.use(auth());
+  a.get('/me', requireAuth(), show);
+  const b = express.Router();
+  b.use(second);
+  b.get('/me', other.requireAuth(), show);
+  b.get('/mixed', requireAuth(), show); // this copy's guard behind the other copy's middleware
+  app.use('/a', a);
+  app.use('/b', b);
+  try {
+    // The second copy's first request is what installs it on this express: before, it would replace the accessors.
+    for (let round = 0; round < 2; round += 1) {
+      expect((await request(app).get('/b/me').set(bearer(token('b-user', [], otherSecret))).expect(200)).body).toEqual({ id: 'b-user', error: null });
+      expect((await request(app).get('/a/me').set(bearer(token('a-user'))).expect(200)).body).toEqual({ id: 'a-user', error: null });
+    }
+    // Each copy still refuses the other's tokens (different keys): the slot is shared, the verdicts are not.
+    expect((await request(app).get('/a/me').set(bearer(token('b-user', [], otherSecret)))).status).toBe(401);
+    expect((await request(app).get('/b/me').set(bearer(token('a-user')))).status).toBe(401);
+    // Mixing copies is not supported, and fails closed rather than open.
+    const mixed = await request(app).get('/b/mixed').set(bearer(token('b-user', [], otherSecret)));
+    expect(mixed.status).toBe(500);
+    expect(JSON.stringify(mixed.body)).not.toContain('b-user');
+  } finally {
+    await second.close();
+  }
+});

@@ -16,10 +16,14 @@ import type { Principal } from './types';
 // plain own properties. Consequences, documented in the README: replacing `res.locals` wholesale after
 // principal() drops them (guards then fail closed), and `delete req.principal` does nothing.
 
-const SLOT: unique symbol = Symbol('express-principal.request');
-const ACCESSORS: unique symbol = Symbol('express-principal.accessors');
+// Registered symbols, shared by every copy of this package in the process (npm can install two, e.g. one under a
+// library the app uses): whichever copy installed the accessors then reads the slot any copy wrote. With symbols of
+// its own, a second copy would redefine the accessors and the first copy's requests would read nothing. The suffix
+// changes if the Slot's shape ever does.
+const SLOT: unique symbol = Symbol.for('express-principal.request.v1');
+const ACCESSORS: unique symbol = Symbol.for('express-principal.accessors.v1');
 
-/** Per-request values, kept in `res.locals[SLOT]`. */
+/** Per-request values, kept in `res.locals[SLOT]`: `principal` and `auth` are read by every copy of the package. */
 export class Slot {
   principal: Principal | null = null;
   constructor(public auth: AuthContext | undefined) {}
@@ -31,7 +35,8 @@ interface Carrier { res?: { locals?: Locals } }
 /** This request's slot, without going through the accessors (guards read it on every request). */
 export function slotOf(self: Carrier | Request): Slot | undefined {
   const value = (self as Carrier).res?.locals?.[SLOT];
-  return value instanceof Slot ? value : undefined;
+  // Not `instanceof Slot`: another copy of the package may have written it.
+  return typeof value === 'object' && value !== null ? (value as Slot) : undefined;
 }
 
 /** Assigning `req.principal` / `req.auth` from app code keeps working: into this request's slot. */
