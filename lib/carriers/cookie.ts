@@ -51,6 +51,17 @@ export function readCookie(req: Request, cookie: ResolvedCookie, maxBytes: numbe
   return null;
 }
 
+/** Whether a cookie with this name is present (`readCookie(...) !== null`), without decoding its value. */
+export function hasCookie(req: Request, cookie: ResolvedCookie): boolean {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string') return false;
+  const prefix = `${cookie.name}=`;
+  for (const part of header.split(';')) {
+    if (part.trim().startsWith(prefix)) return true;
+  }
+  return false;
+}
+
 export function cookieAttributes(cookie: ResolvedCookie, maxAgeMs?: number): ExpressCookieOptions {
   const attrs: ExpressCookieOptions = { httpOnly: true, secure: cookie.secure, sameSite: cookie.sameSite, path: cookie.path };
   if (cookie.domain !== undefined) attrs.domain = cookie.domain;

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { CarrierKind, CookieOptions } from '../types';
 import { configError } from '../errors';
 import { DEFAULT_MAX_CREDENTIAL_BYTES, hasBearer, readBearer } from './header';
-import { clearCookie, readCookie, resolveCookie, writeCookie, type ResolvedCookie } from './cookie';
+import { clearCookie, hasCookie, readCookie, resolveCookie, writeCookie, type ResolvedCookie } from './cookie';
 
 /** Reads and writes a token on the configured carriers; the header wins when both are present. */
 export interface TokenCarrier {
@@ -27,7 +27,7 @@ export function tokenCarrier(carrier: CarrierKind | CarrierKind[] | undefined, c
     cookie,
     present(req) {
       if (header && hasBearer(req)) return 'header';
-      if (cookie && readCookie(req, cookie, Infinity) !== null) return 'cookie';
+      if (cookie && hasCookie(req, cookie)) return 'cookie';
       return null;
     },
     read(req) {

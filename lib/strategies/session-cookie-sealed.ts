@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Authenticated, CookieOptions, CookieStore, Identity, Issued, Principal, StateStore, Strategy } from '../types';
 import { configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
-import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
+import { clearCookie, hasCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
 import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
@@ -94,7 +94,7 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   return {
     name: 'session-cookie',
     carriers: ['cookie'],
-    present: (req) => (readCookie(req, cookie, Infinity) === null ? null : 'cookie'),
+    present: (req) => (hasCookie(req, cookie) ? 'cookie' : null),
     authenticate,
     login,
     logout,

@@ -4,7 +4,7 @@ import { createSecretKey } from 'node:crypto';
 import signature from 'cookie-signature';
 import type { AnyStore, Authenticated, CookieOptions, Identity, Issued, Principal, StateStore, Strategy } from '../types';
 import { configError, CredentialExpiredError, InvalidCredentialError, StoreUnavailableError } from '../errors';
-import { resolveCookie, readCookie, clearCookie } from '../carriers/cookie';
+import { resolveCookie, readCookie, clearCookie, hasCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
@@ -242,7 +242,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   return {
     name: 'session-cookie',
     carriers: ['cookie'],
-    present: (req) => (readCookie(req, cookie, Infinity) === null ? null : 'cookie'),
+    present: (req) => (hasCookie(req, cookie) ? 'cookie' : null),
     authenticate,
     login,
     logout,
