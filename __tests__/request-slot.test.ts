@@ -470,6 +470,19 @@ test('two copies of the package on one express (as npm may install): each copy\'
     const mixed = await request(app).get('/b/mixed').set(bearer(token('b-user', [], otherSecret)));
     expect(mixed.status).toBe(500);
     expect(JSON.stringify(mixed.body)).not.toContain('b-user');
+
+    // Both middlewares on one request: the later one's result is what req.principal shows; the first copy's
+    // guards find a slot that is not theirs and fail closed.
+    const stacked = express();
+    stacked.use(auth());
+    stacked.use(second);
+    stacked.get('/first', requireAuth(), show);
+    stacked.get('/second', other.requireAuth(), show);
+    const withSecondToken = bearer(token('b-user', [], otherSecret));
+    expect((await request(stacked).get('/second').set(withSecondToken).expect(200)).body).toEqual({ id: 'b-user', error: null });
+    const first = await request(stacked).get('/first').set(withSecondToken);
+    expect(first.status).toBe(500);
+    expect(JSON.stringify(first.body)).not.toContain('b-user');
   } finally {
     await second.close();
   }

@@ -32,7 +32,11 @@ export interface Internals {
   effectiveRoles(roles: readonly string[]): ReadonlySet<string>;
 }
 
-/** Where `req.auth` keeps what guards read (a symbol: not part of the public `AuthContext`). */
+/**
+ * Where `req.auth` keeps what guards read (a symbol: not part of the public `AuthContext`). Deliberately not a
+ * registered symbol (unlike the request slot, lib/request-slot.ts): a guard must never act on a verdict, realm or
+ * role hierarchy set by another copy of the package; with one of its own it finds none there and fails closed.
+ */
 export const INTERNALS: unique symbol = Symbol('express-principal.internals');
 
 export const internals = {

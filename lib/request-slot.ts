@@ -11,15 +11,16 @@ import type { Principal } from './types';
 // request cost (bench, 2-core VM). Instead, principal() installs `principal` / `auth` accessors on Express's
 // shared request prototype (`express.request`, its documented extension point; never on Node's IncomingMessage),
 // at construction for the express it resolves to, or with the first request for another copy of express,
-// and the values sit in `res.locals`, the per-request dictionary Express already creates, under a symbol that
-// templates cannot name. A request that did not come through Express (no app prototype or no `res.locals`) gets
+// and the values sit in `res.locals`, the per-request dictionary Express already creates, under a symbol (not a
+// string key, so templates that render `res.locals` never see it). A request that did not come through Express (no app prototype or no `res.locals`) gets
 // plain own properties. Consequences, documented in the README: replacing `res.locals` wholesale after
 // principal() drops them (guards then fail closed), and `delete req.principal` does nothing.
 
 // Registered symbols, shared by every copy of this package in the process (npm can install two, e.g. one under a
 // library the app uses): whichever copy installed the accessors then reads the slot any copy wrote. With symbols of
 // its own, a second copy would redefine the accessors and the first copy's requests would read nothing. The suffix
-// changes if the Slot's shape ever does.
+// changes if the shape of Slot or of the public AuthContext ever does. What guards trust stays per copy (INTERNALS,
+// lib/context.ts): a guard behind the other copy's middleware finds no verdict of its own and fails closed.
 const SLOT: unique symbol = Symbol.for('express-principal.request.v1');
 const ACCESSORS: unique symbol = Symbol.for('express-principal.accessors.v1');
 

@@ -37,46 +37,55 @@ const sessionCookieOf = (res: request.Response, name: string): string => {
 describe('caches keyed by a credential tail serve only that exact credential', () => {
   it('statelessJwt: a token with a cached token\'s signature but another payload is refused, and the cached one still works', async () => {
     const { a, auth } = app(statelessJwt({ secret }));
-    const token = (await request(a).post('/login').expect(200)).body.token as string;
-    await request(a).get('/me').set('Authorization', `Bearer ${token}`).expect(200); // cached now
-    const [h, p, s] = token.split('.') as [string, string, string];
-    const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
-    const transplanted = `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'mallory', roles: ['admin'] })).toString('base64url')}.${s}`;
-    const forgeries = [transplanted, sameTail(token, token.indexOf('.') + 3), sameTail(token, token.lastIndexOf('.') + 1)];
-    for (const forged of forgeries) {
-      const res = await request(a).get('/me').set('Authorization', `Bearer ${forged}`);
-      expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'ERR_INVALID_CREDENTIAL' });
-      expect(JSON.stringify(res.body)).not.toMatch(/lou|mallory/);
+    try {
+      const token = (await request(a).post('/login').expect(200)).body.token as string;
+      await request(a).get('/me').set('Authorization', `Bearer ${token}`).expect(200); // cached now
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+      const transplanted = `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'mallory', roles: ['admin'] })).toString('base64url')}.${s}`;
+      const forgeries = [transplanted, sameTail(token, token.indexOf('.') + 3), sameTail(token, token.lastIndexOf('.') + 1)];
+      for (const forged of forgeries) {
+        const res = await request(a).get('/me').set('Authorization', `Bearer ${forged}`);
+        expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'ERR_INVALID_CREDENTIAL' });
+        expect(JSON.stringify(res.body)).not.toMatch(/lou|mallory/);
+      }
+      expect((await request(a).get('/me').set('Authorization', `Bearer ${token}`).expect(200)).body.id).toBe('lou');
+    } finally {
+      await auth.close();
     }
-    expect((await request(a).get('/me').set('Authorization', `Bearer ${token}`).expect(200)).body.id).toBe('lou');
-    await auth.close();
   });
 
   it('sealed cookie session: a cookie value sharing a cached value\'s tail is refused', async () => {
     const { a, auth } = app(sessionCookie({ store: cookieStore({ secret }), secure: false }));
-    const login = await request(a).post('/login').expect(200);
-    const value = sessionCookieOf(login, 'sid');
-    await request(a).get('/me').set('Cookie', `sid=${value}`).expect(200); // opened and cached now
-    const res = await request(a).get('/me').set('Cookie', `sid=${sameTail(value, 5)}`);
-    expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'ERR_INVALID_CREDENTIAL' });
-    expect(JSON.stringify(res.body)).not.toContain('lou');
-    expect((await request(a).get('/me').set('Cookie', `sid=${value}`).expect(200)).body.id).toBe('lou');
-    await auth.close();
+    try {
+      const login = await request(a).post('/login').expect(200);
+      const value = sessionCookieOf(login, 'sid');
+      await request(a).get('/me').set('Cookie', `sid=${value}`).expect(200); // opened and cached now
+      const res = await request(a).get('/me').set('Cookie', `sid=${sameTail(value, 5)}`);
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'ERR_INVALID_CREDENTIAL' });
+      expect(JSON.stringify(res.body)).not.toContain('lou');
+      expect((await request(a).get('/me').set('Cookie', `sid=${value}`).expect(200)).body.id).toBe('lou');
+    } finally {
+      await auth.close();
+    }
   });
 
   it('signed session id: another session id under a cached signature is refused, not answered as either session', async () => {
     const { a, auth } = app(sessionCookie({ secret, store: memoryStore(), secure: false }));
-    const lou = sessionCookieOf(await request(a).post('/login').expect(200), 'sid');
-    const max = sessionCookieOf(await request(a).post('/login').set('x-user', 'max').expect(200), 'sid');
-    await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(lou)}`).expect(200); // unsigned and cached now
-    // s:<max's sid>.<lou's signature>: lou's tail, max's session id
-    const forged = `${max.slice(0, max.lastIndexOf('.'))}${lou.slice(lou.lastIndexOf('.'))}`;
-    expect(forged.slice(-32)).toBe(lou.slice(-32));
-    const res = await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(forged)}`);
-    expect(res.status).toBe(401);
-    expect(JSON.stringify(res.body)).not.toMatch(/lou|max/);
-    expect((await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(lou)}`).expect(200)).body.id).toBe('lou');
-    expect((await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(max)}`).expect(200)).body.id).toBe('max');
-    await auth.close();
+    try {
+      const lou = sessionCookieOf(await request(a).post('/login').expect(200), 'sid');
+      const max = sessionCookieOf(await request(a).post('/login').set('x-user', 'max').expect(200), 'sid');
+      await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(lou)}`).expect(200); // unsigned and cached now
+      // s:<max's sid>.<lou's signature>: lou's tail, max's session id
+      const forged = `${max.slice(0, max.lastIndexOf('.'))}${lou.slice(lou.lastIndexOf('.'))}`;
+      expect(forged.slice(-32)).toBe(lou.slice(-32));
+      const res = await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(forged)}`);
+      expect(res.status).toBe(401);
+      expect(JSON.stringify(res.body)).not.toMatch(/lou|max/);
+      expect((await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(lou)}`).expect(200)).body.id).toBe('lou');
+      expect((await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(max)}`).expect(200)).body.id).toBe('max');
+    } finally {
+      await auth.close();
+    }
   });
 });

@@ -134,8 +134,9 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       const verified: VerifiedJwt = { token, payload: claims, expMs: checkClaims(claims), memo: undefined, touched: ++inserts };
       if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
       if (options.cacheSize > 0) {
-        // A Map iterates in insertion order and hits re-insert, so the first key is (about) the coldest.
-        if (cache.size >= options.cacheSize && !cache.has(tail)) cache.delete(cache.keys().next().value as string);
+        // A Map iterates in insertion order and hits re-insert, so the first key is (about) the coldest. A key
+        // already there (the same token verified twice at once) is moved to the end, not left first in line.
+        if (!cache.delete(tail) && cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
         cache.set(tail, verified);
       }
       return verified;

@@ -40,9 +40,10 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   }
 
   /**
-   * Decrypted cookies, keyed by their exact value: a browser sends the same cookie until it slides, so
+   * Decrypted cookies, one entry per exact value: a browser sends the same cookie until it slides, so
    * most requests skip AES-GCM, JSON and the Principal build. Bounded; deadlines and revocation are still
-   * checked on every request. Keyed by the value's tail (its AEAD tag, lib/cache-key.ts); a hit needs the whole value.
+   * checked on every request. Keyed by the value's tail (ciphertext under a random IV, lib/cache-key.ts); a hit
+   * needs the whole value.
    */
   const opened = new Map<string, { raw: string; sealed: SealedSession; principal: Principal }>();
 
@@ -55,7 +56,7 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
     const sealed = Object.freeze(parseRecord(plain)) as SealedSession;
     if (typeof sealed.sid !== 'string') throw new InvalidCredentialError();
     const entry = { raw, sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
-    if (opened.size >= OPENED_MAX && !opened.has(tail)) opened.delete(opened.keys().next().value as string);
+    if (!opened.delete(tail) && opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value as string);
     opened.set(tail, entry);
     return entry;
   }
