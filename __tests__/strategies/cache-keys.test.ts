@@ -3,20 +3,12 @@
  * credential's tail (lib/cache-key.ts). A credential that shares a cached one's tail but differs anywhere else
  * must be a miss, verified in full and refused: never answered from the other credential's entry.
  */
-import express from 'express';
 import request from 'supertest';
-import { cookieStore, memoryStore, principal, requireAuth, sessionCookie, statelessJwt, type Strategy } from '../../lib';
+import { cookieStore, memoryStore, sessionCookie, statelessJwt } from '../../lib';
+import { buildApp, login } from '../helpers/apps';
 
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
-
-function app(strategy: Strategy) {
-  const auth = principal({ strategy });
-  const a = express();
-  a.use(auth);
-  a.post('/login', async (req, res) => { res.json(await req.auth.login({ id: req.get('x-user') ?? 'lou', roles: ['user'] })); });
-  a.get('/me', requireAuth(), (req, res) => { res.json({ id: req.principal?.id }); });
-  return { a, auth };
-}
+const louIdentity = { id: 'lou', roles: ['user'] };
 
 /** Same length and same last 40 characters, one character changed near the start. */
 function sameTail(value: string, at: number): string {
@@ -28,17 +20,18 @@ function sameTail(value: string, at: number): string {
   return forged;
 }
 
-const sessionCookieOf = (res: request.Response, name: string): string => {
-  const set = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${name}=`));
-  if (set === undefined) throw new Error(`no ${name} cookie in ${JSON.stringify(res.headers['set-cookie'])}`);
-  return decodeURIComponent(set.slice(name.length + 1).split(';')[0] as string);
-};
+/** The decoded value of a login's session cookie. */
+async function cookieValue(app: Parameters<typeof login>[0], id: string): Promise<string> {
+  const pair = (await login(app, { id, roles: ['user'] })).cookie;
+  if (pair === null) throw new Error('login set no cookie');
+  return decodeURIComponent(pair.slice(pair.indexOf('=') + 1));
+}
 
 describe('caches keyed by a credential tail serve only that exact credential', () => {
   it('statelessJwt: a token with a cached token\'s signature but another payload is refused, and the cached one still works', async () => {
-    const { a, auth } = app(statelessJwt({ secret }));
+    const { app: a, auth } = buildApp({ strategy: statelessJwt({ secret }) });
     try {
-      const token = (await request(a).post('/login').expect(200)).body.token as string;
+      const token = (await login(a, louIdentity)).token as string;
       await request(a).get('/me').set('Authorization', `Bearer ${token}`).expect(200); // cached now
       const [h, p, s] = token.split('.') as [string, string, string];
       const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
@@ -56,10 +49,9 @@ describe('caches keyed by a credential tail serve only that exact credential', (
   });
 
   it('sealed cookie session: a cookie value sharing a cached value\'s tail is refused', async () => {
-    const { a, auth } = app(sessionCookie({ store: cookieStore({ secret }), secure: false }));
+    const { app: a, auth } = buildApp({ strategy: sessionCookie({ store: cookieStore({ secret }), secure: false }) });
     try {
-      const login = await request(a).post('/login').expect(200);
-      const value = sessionCookieOf(login, 'sid');
+      const value = await cookieValue(a, 'lou');
       await request(a).get('/me').set('Cookie', `sid=${value}`).expect(200); // opened and cached now
       const res = await request(a).get('/me').set('Cookie', `sid=${sameTail(value, 5)}`);
       expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'ERR_INVALID_CREDENTIAL' });
@@ -71,10 +63,10 @@ describe('caches keyed by a credential tail serve only that exact credential', (
   });
 
   it('signed session id: another session id under a cached signature is refused, not answered as either session', async () => {
-    const { a, auth } = app(sessionCookie({ secret, store: memoryStore(), secure: false }));
+    const { app: a, auth } = buildApp({ strategy: sessionCookie({ secret, store: memoryStore(), secure: false }) });
     try {
-      const lou = sessionCookieOf(await request(a).post('/login').expect(200), 'sid');
-      const max = sessionCookieOf(await request(a).post('/login').set('x-user', 'max').expect(200), 'sid');
+      const lou = await cookieValue(a, 'lou');
+      const max = await cookieValue(a, 'max');
       await request(a).get('/me').set('Cookie', `sid=${encodeURIComponent(lou)}`).expect(200); // unsigned and cached now
       // s:<max's sid>.<lou's signature>: lou's tail, max's session id
       const forged = `${max.slice(0, max.lastIndexOf('.'))}${lou.slice(lou.lastIndexOf('.'))}`;
