@@ -268,6 +268,8 @@ async function runPaired(scenario, baseTarget, opts) {
     const row = summarize(scenario, mine, started);
     const baseRow = summarize(baselineScenario, theirs, started);
     row.pairedBaseRps = baseRow.rps;
+    // One ratio per pair of adjacent slices: their spread says how far this run's ratio can be trusted.
+    row.pairRatios = mine.map((w, i) => (w.requests / w.seconds) / (theirs[i].requests / theirs[i].seconds));
     return [row, baseRow];
   } catch (err) {
     return [errorRow(scenario, err)];
@@ -296,6 +298,18 @@ function plan(opts) {
 
 // ------------------------------------------------------------------------------------------- aggregate
 
+/** Two-sided 95 % Student t quantiles for 1..30 degrees of freedom (beyond: 1.96). */
+const T95 = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
+  2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04];
+
+/** Half-width of the 95 % confidence interval of the mean of `xs` (null below two values). */
+function ci95(xs) {
+  if (xs.length < 2) return null;
+  const m = mean(xs);
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+  return (T95[xs.length - 2] ?? 1.96) * sd / Math.sqrt(xs.length);
+}
+
 function aggregate(list, raw) {
   const baseRuns = raw.filter((r) => r.kind === 'baseline');
   const baseOk = baseRuns.filter((r) => r.status === 'ok');
@@ -318,6 +332,8 @@ function aggregate(list, raw) {
       rps: round(rps, 0),
       // --paired: over the baseline slices interleaved with this scenario's; otherwise over the mean baseline.
       ratio: round(ok.every((r) => r.pairedBaseRps) ? rps / mean(ok.map((r) => r.pairedBaseRps)) : rps / baseRps, 3),
+      // --paired: ± half-width of the 95 % confidence interval, from the ratios of adjacent slice pairs.
+      ratioCi95: round(ci95(ok.flatMap((r) => r.pairRatios ?? [])), 3),
       cpuUs: round(cpuUs, 1),
       cpuRatio: round(baseCpu / cpuUs, 3), // baseline CPU/request over this one's (less sensitive to other load than req/s)
       p50: round(mean(ok.map((r) => r.p50)), 2),
@@ -344,7 +360,7 @@ function aggregate(list, raw) {
 function table(rows) {
   const head = ['scenario', 'kind', 'req/s', 'ratio', 'cpu µs/req', 'cpu ratio', 'p50 ms', 'p99 ms', 'Δp99', 'non2xx'];
   const body = rows.map((r) => (r.status === 'ok'
-    ? [r.name, r.kind, String(r.rps), r.ratio.toFixed(2), r.cpuUs.toFixed(0), r.cpuRatio.toFixed(2), r.p50.toFixed(2), r.p99.toFixed(2), (r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2), String(r.non2xx + (r.errors ? ` (+${r.errors} err)` : ''))]
+    ? [r.name, r.kind, String(r.rps), r.ratio.toFixed(2) + (r.ratioCi95 != null ? ` ±${r.ratioCi95.toFixed(2)}` : ''), r.cpuUs.toFixed(0), r.cpuRatio.toFixed(2), r.p50.toFixed(2), r.p99.toFixed(2), (r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2), String(r.non2xx + (r.errors ? ` (+${r.errors} err)` : ''))]
     : [r.name, r.kind, 'error', '', '', '', '', '', '', r.error]));
   const last = head.length - 1;
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (i === last ? 0 : b[i].length))));
@@ -359,13 +375,13 @@ function markdown(result) {
       + `${meta.mode} run, ${meta.duration} s per scenario after ${meta.warmup} s warm-up, ${meta.connections} connections, `
       + `${meta.passes} pass(es), server and load generator ${meta.pinned ? 'pinned to separate cores' : 'not pinned (no taskset)'}. `
       + `Baseline (plain Express, no auth): ${baseline.rps} req/s, mean of ${baseline.runs.length} interleaved runs`
-      + `${meta.paired ? ' (paired mode: each ratio is over the 1-s baseline slices alternated with that scenario\'s)' : ''} `
+      + `${meta.paired ? ' (paired mode: each ratio is over the 1-s baseline slices alternated with that scenario\'s; ± is the 95 % confidence interval from the ratios of adjacent slice pairs)' : ''} `
       + `(spread ${baseline.spread == null ? 'n/a' : `${Math.round(baseline.spread * 100)} %`}).`,
     '',
     '| scenario | kind | req/s | × baseline | server CPU µs/req | × baseline (CPU) | p50 ms | p99 ms | p99 − baseline p99 | non-2xx |',
     '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows.map((r) => (r.status === 'ok'
-      ? `| ${r.label} | ${r.kind} | ${r.rps} | ${r.ratio.toFixed(2)} | ${r.cpuUs.toFixed(0)} | ${r.cpuRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2)} | ${r.non2xx} |`
+      ? `| ${r.label} | ${r.kind} | ${r.rps} | ${r.ratio.toFixed(2)}${r.ratioCi95 != null ? ` ±${r.ratioCi95.toFixed(2)}` : ''} | ${r.cpuUs.toFixed(0)} | ${r.cpuRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.dp99 >= 0 ? '+' : '') + r.dp99.toFixed(2)} | ${r.non2xx} |`
       : `| ${r.label} | ${r.kind} | error | | | | | | | ${r.error.replace(/\|/g, '\\|')} |`)),
     '',
   ];
