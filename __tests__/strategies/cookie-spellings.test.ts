@@ -6,6 +6,7 @@
 import express from 'express';
 import request from 'supertest';
 import { cookieStore, principal, requireAuth, sessionCookie, statelessJwt, type Strategy } from '../../lib';
+import { findCookie } from '../../lib/carriers/cookie';
 
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
 const everyCharEncoded = (v: string) => [...v].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
@@ -38,5 +39,43 @@ describe.each<[string, () => Strategy, string]>([
     } finally {
       await auth.close();
     }
+  });
+});
+
+describe('findCookie reads a Cookie header exactly as split(";") + trim() + startsWith(name + "=") did', () => {
+  /** The reading it replaced, kept here as the reference. */
+  function reference(header: string, name: string): string | null {
+    for (const part of header.split(';')) {
+      const trimmed = part.trim();
+      if (trimmed.startsWith(`${name}=`)) return trimmed.slice(name.length + 1);
+    }
+    return null;
+  }
+
+  it('on hand-picked headers', () => {
+    const cases: [string, string][] = [
+      ['sid=abc', 'sid'], ['a=1; sid=abc; b=2', 'sid'], ['a=1;sid=abc', 'sid'], ['sid=', 'sid'], ['sid', 'sid'],
+      ['sidx=1; sid=2', 'sid'], ['xsid=1', 'sid'], [' sid=abc ', 'sid'], ['\tsid=abc\t', 'sid'], ['\u00a0sid=a\u00a0', 'sid'],
+      ['sid =abc', 'sid'], ['sid= abc', 'sid'], ['sid=a;', 'sid'], [';;sid=a;;', 'sid'], ['sid=1; sid=2', 'sid'],
+      ['', 'sid'], [';', 'sid'], ['s=1', 's'], ['sid="q"', 'sid'], ['sid=a=b', 'sid'], ['\ufeffsid=a\u3000', 'sid'],
+    ];
+    for (const [header, name] of cases) expect({ header, value: findCookie(header, name) }).toEqual({ header, value: reference(header, name) });
+  });
+
+  it('on 20,000 random headers over the characters that matter', () => {
+    const alphabet = ['s', 'i', 'd', '=', ';', ' ', '\t', '\u00a0', '\u2000', '\u3000', '\ufeff', '"', '%', 'x', '\u180e', '\u200b'];
+    let seed = 20261130;
+    const random = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    let found = 0;
+    for (let i = 0; i < 20_000; i += 1) {
+      let header = '';
+      const length = random(24);
+      for (let j = 0; j < length; j += 1) header += random(4) === 0 ? 'sid=' : alphabet[random(alphabet.length)];
+      const name = ['sid', 's', 'id'][random(3)] as string;
+      const expected = reference(header, name);
+      if (expected !== null) found += 1;
+      if (findCookie(header, name) !== expected) expect({ header, name, value: findCookie(header, name) }).toEqual({ header, name, value: expected });
+    }
+    expect(found).toBeGreaterThan(2_000); // the generator does produce matches, not only misses
   });
 });

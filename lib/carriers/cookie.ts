@@ -33,33 +33,51 @@ export function resolveCookie(options: CookieOptions | undefined, baseName: stri
 export function readCookie(req: Request, cookie: ResolvedCookie, maxBytes: number): string | null {
   const header = req.headers.cookie;
   if (typeof header !== 'string') return null;
-  const prefix = `${cookie.name}=`;
-  for (const part of header.split(';')) {
-    const trimmed = part.trim();
-    if (!trimmed.startsWith(prefix)) continue;
-    const raw = trimmed.slice(prefix.length);
-    if (raw.length > maxBytes) throw new CredentialTooLargeError();
-    const value = raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
-    // Without a '%' decoding changes nothing, and it cost ≈ 1.2 µs for a 400-character sealed session on every read.
-    if (!value.includes('%')) return value;
-    try {
-      return decodeURIComponent(value);
-    } catch {
-      return raw;
-    }
+  const raw = findCookie(header, cookie.name);
+  if (raw === null) return null;
+  if (raw.length > maxBytes) throw new CredentialTooLargeError();
+  const value = raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+  // Without a '%' decoding changes nothing, and it cost ≈ 1.2 µs for a 400-character sealed session on every read.
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return raw;
   }
-  return null;
 }
 
 /** Whether a cookie with this name is present (`readCookie(...) !== null`), without decoding its value. */
 export function hasCookie(req: Request, cookie: ResolvedCookie): boolean {
   const header = req.headers.cookie;
-  if (typeof header !== 'string') return false;
-  const prefix = `${cookie.name}=`;
-  for (const part of header.split(';')) {
-    if (part.trim().startsWith(prefix)) return true;
+  return typeof header === 'string' && findCookie(header, cookie.name) !== null;
+}
+
+/**
+ * The value of the first `name=value` pair of a Cookie header, as `header.split(';')`, `trim()` and
+ * `startsWith(name + '=')` would find it, without building the array and the trimmed parts (this runs on every
+ * request of a cookie strategy, and the split version measured ≈ 3 % of such a request's CPU).
+ */
+export function findCookie(header: string, name: string): string | null {
+  const length = header.length;
+  for (let start = 0; start <= length;) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = length;
+    let from = start;
+    while (from < end && isTrimmed(header.charCodeAt(from))) from += 1;
+    if (end - from > name.length && header.startsWith(name, from) && header.charCodeAt(from + name.length) === 0x3d /* = */) {
+      let to = end;
+      while (to > from && isTrimmed(header.charCodeAt(to - 1))) to -= 1;
+      return header.slice(from + name.length + 1, to);
+    }
+    start = end + 1;
   }
-  return false;
+  return null;
+}
+
+/** The characters String.prototype.trim removes (ECMAScript WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a)
+    || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 export function cookieAttributes(cookie: ResolvedCookie, maxAgeMs?: number): ExpressCookieOptions {
