@@ -6,7 +6,7 @@
 import express from 'express';
 import request from 'supertest';
 import { cookieStore, principal, requireAuth, sessionCookie, statelessJwt, type Strategy } from '../../lib';
-import { findCookie } from '../../lib/carriers/cookie';
+import { findCookie, readCookie } from '../../lib/carriers/cookie';
 
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
 const everyCharEncoded = (v: string) => [...v].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
@@ -77,5 +77,18 @@ describe('findCookie reads a Cookie header exactly as split(";") + trim() + star
       if (findCookie(header, name) !== expected) expect({ header, name, value: findCookie(header, name) }).toEqual({ header, name, value: expected });
     }
     expect(found).toBeGreaterThan(2_000); // the generator does produce matches, not only misses
+  });
+});
+
+describe('readCookie decodes exactly as decodeURIComponent does', () => {
+  it('for the spellings it shortcuts (no escape; express-session\'s s%3A prefix) and the ones it does not', () => {
+    const values = ['abc', 's%3Aabc.def', 's%3Aabc%2Bdef', 's%3a.x', 's%3A', '%41s%3A', 'a%20b', '"s%3Aq.r"', 's%3A%', 's%3Ax%E0%A4%A'];
+    for (const value of values) {
+      const req = { headers: { cookie: `sid=${value}` } } as unknown as Parameters<typeof readCookie>[0];
+      const unquoted = value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+      let expected: string;
+      try { expected = decodeURIComponent(unquoted); } catch { expected = value; }
+      expect({ value, read: readCookie(req, { name: 'sid', secure: false, sameSite: 'lax', path: '/', domain: undefined }, 8192) }).toEqual({ value, read: expected });
+    }
   });
 });

@@ -39,6 +39,8 @@ export function readCookie(req: Request, cookie: ResolvedCookie, maxBytes: numbe
   const value = raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
   // Without a '%' decoding changes nothing, and it cost ≈ 1.2 µs for a 400-character sealed session on every read.
   if (!value.includes('%')) return value;
+  // express-session writes `s%3A<sid>.<signature>`: its one escape, decoded without the general decoder.
+  if (value.startsWith('s%3A') && !value.includes('%', 4)) return `s:${value.slice(4)}`;
   try {
     return decodeURIComponent(value);
   } catch {
