@@ -12,9 +12,10 @@ import type { Principal } from './types';
 // shared request prototype (`express.request`, its documented extension point; never on Node's IncomingMessage),
 // at construction for the express it resolves to, or with the first request for another copy of express,
 // and the values sit in `res.locals`, the per-request dictionary Express already creates, under a symbol (not a
-// string key, so templates that render `res.locals` never see it). A request that did not come through Express (no app prototype or no `res.locals`) gets
-// plain own properties. Consequences, documented in the README: replacing `res.locals` wholesale after
-// principal() drops them (guards then fail closed), and `delete req.principal` does nothing.
+// string key, so templates that render `res.locals` never see it). A request that did not come through Express
+// (no app prototype or no `res.locals`) gets plain own properties. Consequences, documented in the README:
+// replacing `res.locals` wholesale after principal() drops them (guards then fail closed), and
+// `delete req.principal` does nothing.
 
 // Registered symbols, shared by every copy of this package in the process (npm can install two, e.g. one under a
 // library the app uses): whichever copy installed the accessors then reads the slot any copy wrote. With symbols of
