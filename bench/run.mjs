@@ -268,6 +268,7 @@ async function runPaired(scenario, baseTarget, opts) {
     const row = summarize(scenario, mine, started);
     const baseRow = summarize(baselineScenario, theirs, started);
     row.pairedBaseRps = baseRow.rps;
+    row.pairedBaseP99 = baseRow.p99;
     // One ratio per pair of adjacent slices: their spread says how far this run's ratio can be trusted.
     row.pairRatios = mine.map((w, i) => (w.requests / w.seconds) / (theirs[i].requests / theirs[i].seconds));
     return [row, baseRow];
@@ -338,7 +339,8 @@ function aggregate(list, raw) {
       cpuRatio: round(baseCpu / cpuUs, 3), // baseline CPU/request over this one's (less sensitive to other load than req/s)
       p50: round(mean(ok.map((r) => r.p50)), 2),
       p99: round(p99, 2),
-      dp99: round(p99 - baseP99, 2), // p99 minus the baseline's mean p99 (target: ≤ 1 ms)
+      // p99 minus the baseline's (target: ≤ 1 ms); --paired: the baseline slices interleaved with this scenario's.
+      dp99: round(p99 - (ok.every((r) => r.pairedBaseP99 != null) ? mean(ok.map((r) => r.pairedBaseP99)) : baseP99), 2),
       non2xx: ok.reduce((a, r) => a + r.non2xx, 0),
       errors: ok.reduce((a, r) => a + r.errors + r.timeouts, 0),
       runs: ok.map((r) => round(r.rps, 0)),
