@@ -85,21 +85,24 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
    * Cookie values whose signature checked out (deterministic for a given secret list); bounded, cleared when full.
    * Keyed by the value's tail (its signature, lib/cache-key.ts); a hit needs the whole value.
    */
-  const unsigned = new Map<string, { raw: string; sid: string }>();
+  const unsigned = new Map<string, Unsigned>();
+  /** A session id and its record key, kept as one string per session: the cache lookup then reuses its hash. */
+  interface Unsigned { raw: string; sid: string; key: string }
 
   /** express-session's cookie format: `s:<sid>.<sig>`, the first secret that verifies wins. */
-  function unsignSid(raw: string): string | null {
+  function unsign(raw: string): Unsigned | null {
     const tail = cacheKey(raw);
     const known = unsigned.get(tail);
-    if (known !== undefined && known.raw === raw) return known.sid;
+    if (known !== undefined && known.raw === raw) return known;
     if (!raw.startsWith('s:')) return null;
     const value = raw.slice(2);
     for (const key of keys) {
       const sid = signature.unsign(value, key as unknown as string);
       if (sid !== false) {
         if (unsigned.size >= UNSIGNED_MAX) unsigned.clear();
-        unsigned.set(tail, { raw, sid });
-        return sid;
+        const entry = { raw, sid, key: sessKey(sid) };
+        unsigned.set(tail, entry);
+        return entry;
       }
     }
     return null;
@@ -147,11 +150,12 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
     const raw = readCookie(req, cookie, 8192);
     if (raw === null) return null;
-    const sid = unsignSid(raw);
-    if (sid === null) throw new InvalidCredentialError();
+    const found = unsign(raw);
+    if (found === null) throw new InvalidCredentialError();
+    const sid = found.sid;
     if (!storeReady) throw new StoreUnavailableError();
     if (cache !== null) {
-      const hit = cache.get(sessKey(sid));
+      const hit = cache.get(found.key);
       if (hit !== undefined) {
         const now = Date.now();
         // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
@@ -215,7 +219,7 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
 
   async function logout(req: Request, res: Response, current: Principal | null) {
     const raw = readCookie(req, cookie, 8192);
-    const sid = req.session ? req.sessionID : raw === null ? null : unsignSid(raw);
+    const sid = req.session ? req.sessionID : raw === null ? null : (unsign(raw)?.sid ?? null);
     if (sid !== null) {
       await changed([sid]); // before too: a failed announcement deletes nothing, so a retry still finds it
       await destroySession(sid);

@@ -5,7 +5,7 @@ import { configError, CredentialExpiredError, InvalidCredentialError } from '../
 import { isStateStore } from '../state/store-kind';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
-import { SESSION_TOKEN_TYP } from '../envelopes/jwt';
+import { SESSION_TOKEN_TYP, type VerifiedJwt } from '../envelopes/jwt';
 import { pruneIndex } from '../state/session-index';
 import { parsedRecords } from '../state/parsed-records';
 import { loginAuthTime } from '../migration';
@@ -70,16 +70,16 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     const found = carrier.read(req);
     if (found === null) return null;
     const verified = envelope.verify(found.token);
-    if (verified instanceof Promise) return verified.then((v) => withRecord(v.payload, found.carrier));
-    return withRecord(verified.payload, found.carrier);
+    if (verified instanceof Promise) return verified.then((v) => withRecord(v, found.carrier));
+    return withRecord(verified, found.carrier);
   }
 
-  function withRecord(payload: Record<string, unknown>, kind: CarrierKind): Authenticated | Promise<Authenticated> {
-    const sid = payload.sid;
-    const sub = payload.sub;
+  function withRecord(verified: VerifiedJwt, kind: CarrierKind): Authenticated | Promise<Authenticated> {
+    const { sid, sub } = verified.payload;
     if (typeof sid !== 'string' || typeof sub !== 'string' || sid.length > 128) throw new InvalidCredentialError();
     if (cache !== null) {
-      const hit = cache.get(recordKey(sid));
+      // The record key, built once per token: the same string on every request, so the lookup reuses its hash.
+      const hit = cache.get((verified.memo ??= recordKey(sid)) as string);
       if (hit !== undefined && hit.principal.id === sub) {
         const now = Date.now();
         // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
