@@ -108,23 +108,33 @@ describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s: a change whose inva
   test('is still seen within entryTtl (10 × maxStaleness): the cache re-reads the store', async () => {
     const B = await startInstance({ kind, redisUrl: redisUrl(), prefix, name: `rcLost-${kind}-${process.pid}`, recordCache: { max: 100, maxStaleness: '100ms' } });
     try {
-      const cred = await login(B, 'lost');
-      await warm(admin, B, cred, 100);
-      expect(await me(B, cred)).toMatchObject({ status: 200, roles: ['user'] });
-      // Rewrite the record behind the cache's back (as if the invalidation append had failed).
-      const since = performance.now();
-      if (kind === 'stateful-jwt') {
-        const key = `s:${cred.sessionId}`;
-        const record = JSON.parse(String(await B.store.get(key))) as Record<string, unknown>;
-        await B.store.set(key, JSON.stringify({ ...record, roles: ['changed'] }), 60_000);
-      } else {
-        const ss = B.store.sessionStore();
-        const data = await new Promise<Record<string, unknown>>((resolve, reject) => ss.get(cred.sessionId, (err, d) => (err ? reject(err) : resolve(d as unknown as Record<string, unknown>))));
-        const ep = { ...(data.ep as Record<string, unknown>), roles: ['changed'] };
-        await new Promise<void>((resolve, reject) => ss.set(cred.sessionId, { ...data, ep } as never, (err) => (err ? reject(err) : resolve())));
+      // Served from the cache at first (proves the cache is in use)… The cache is bypassed, rightly, while its
+      // invalidation follower is more than maxStaleness (100 ms) behind, which a heavily loaded run can cause: then
+      // the attempt starts again with a new session, at most three times.
+      let cred: Awaited<ReturnType<typeof login>> | undefined;
+      let since = 0;
+      for (let attempt = 1; cred === undefined; attempt += 1) {
+        const candidate = await login(B, `lost-${attempt}`);
+        await warm(admin, B, candidate, 100);
+        expect(await me(B, candidate)).toMatchObject({ status: 200, roles: ['user'] });
+        // Rewrite the record behind the cache's back (as if the invalidation append had failed).
+        since = performance.now();
+        if (kind === 'stateful-jwt') {
+          const key = `s:${candidate.sessionId}`;
+          const record = JSON.parse(String(await B.store.get(key))) as Record<string, unknown>;
+          await B.store.set(key, JSON.stringify({ ...record, roles: ['changed'] }), 60_000);
+        } else {
+          const ss = B.store.sessionStore();
+          const data = await new Promise<Record<string, unknown>>((resolve, reject) => ss.get(candidate.sessionId, (err, d) => (err ? reject(err) : resolve(d as unknown as Record<string, unknown>))));
+          const ep = { ...(data.ep as Record<string, unknown>), roles: ['changed'] };
+          await new Promise<void>((resolve, reject) => ss.set(candidate.sessionId, { ...data, ep } as never, (err) => (err ? reject(err) : resolve())));
+        }
+        const first = await me(B, candidate);
+        if (first.roles?.[0] === 'user' || attempt === 3) {
+          expect(first).toMatchObject({ status: 200, roles: ['user'] });
+          cred = candidate;
+        }
       }
-      // Served from the cache at first (proves the cache is in use)…
-      expect(await me(B, cred)).toMatchObject({ status: 200, roles: ['user'] });
       // …and re-read from the store within entryTtl.
       const r = await seenWithin(B, cred, since, 5_000, (a) => a.roles?.[0] === 'changed');
       expect(r.seen).toBe(true);

@@ -13,22 +13,33 @@ const prefix = uniquePrefix('slide-race');
 beforeAll(async () => { client = await connectRedis(); });
 afterAll(async () => { await cleanupPrefix(client, prefix); await client.close(); });
 
-/** The same store, with the next read held back (after it read) until `release()`: a window between read and write. */
+/**
+ * The same store, with the next read held back (after it read) until `release()`: a window between read and write.
+ * `hold()` resolves once a read is held, so the test acts inside the window whatever the machine's load (with a
+ * fixed delay instead, a slow run let the concurrent update take the gate and wait for a release that never came).
+ */
 function gated(inner: StateStore) {
   let gate: Promise<void> | null = null;
   let open: () => void = () => undefined;
+  let reached: () => void = () => undefined;
   const store: StateStore = Object.assign(Object.create(inner) as StateStore, {
     async get(key: string) {
       const value = await inner.get(key);
       const held = gate;
       gate = null;
-      if (held) await held;
+      if (held) {
+        reached();
+        await held;
+      }
       return value;
     },
   });
   return {
     store,
-    hold() { gate = new Promise((resolve) => { open = resolve; }); },
+    hold(): Promise<void> {
+      gate = new Promise((resolve) => { open = resolve; });
+      return new Promise((resolve) => { reached = resolve; });
+    },
     release() { open(); },
   };
 }
@@ -63,9 +74,9 @@ describe.each(cases)('%s', (name, make, kind) => {
     const { app, auth, g } = build();
     const [h, v] = await credential(app);
     await waitTick();
-    g.hold();
+    const held = g.hold();
     const inFlight = request(app).get('/me').set(h, v).then((r) => r.status);
-    await waitTick();
+    await held;
     await auth.revokeAll('eve');
     g.release();
     await inFlight; // it started before the revocation finished: either answer is acceptable
@@ -77,9 +88,9 @@ describe.each(cases)('%s', (name, make, kind) => {
     const { app, auth, g } = build();
     const [h, v] = await credential(app);
     await waitTick();
-    g.hold();
+    const held = g.hold();
     const inFlight = request(app).get('/me').set(h, v).then((r) => r.status);
-    await waitTick();
+    await held;
     expect(await auth.update('eve', { roles: ['user'] })).toBe(1);
     g.release();
     await inFlight;
