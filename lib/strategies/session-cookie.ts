@@ -81,13 +81,13 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   const cache = createRecordCache<Cached>(store, options.recordCache);
   // cookie-signature over KeyObjects built once (a string secret is re-parsed by createHmac on every call).
   const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+  /** A session id and its record key, kept as one string per session: the cache lookup then reuses its hash. */
+  interface Unsigned { raw: string; sid: string; key: string }
   /**
    * Cookie values whose signature checked out (deterministic for a given secret list); bounded, cleared when full.
    * Keyed by the value's tail (its signature, lib/cache-key.ts); a hit needs the whole value.
    */
   const unsigned = new Map<string, Unsigned>();
-  /** A session id and its record key, kept as one string per session: the cache lookup then reuses its hash. */
-  interface Unsigned { raw: string; sid: string; key: string }
 
   /** express-session's cookie format: `s:<sid>.<sig>`, the first secret that verifies wins. */
   function unsign(raw: string): Unsigned | null {
