@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import { CredentialExpiredError, InvalidCredentialError } from '../errors';
 import type { ResolvedKey } from './jwt-keys';
 import { isHighS, toLowS } from './ecdsa';
-import { cacheKey } from '../cache-key';
+import { CredentialCache } from '../state/credential-cache';
 
 /** Where verification keys come from: a local list, or a remote JWKS (verify-only). */
 export interface KeySource {
@@ -32,14 +32,10 @@ export interface JwtEnvelopeOptions {
 }
 
 export interface VerifiedJwt {
-  /** The token itself: a cache entry serves only this exact token (the cache is keyed by its tail, lib/cache-key.ts). */
-  readonly token: string;
   readonly payload: Readonly<Record<string, unknown>>;
   readonly expMs: number;
   /** What the strategy derived from this token (e.g. its Principal), reused on every cache hit. */
   memo: unknown;
-  /** `inserts` when this entry was last (re)inserted into the cache. */
-  touched: number;
 }
 
 export interface SignedJwt {
@@ -69,10 +65,8 @@ export interface JwtEnvelope {
 }
 
 export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
-  const cache = new Map<string, VerifiedJwt>();
+  const cache = options.cacheSize > 0 ? new CredentialCache<VerifiedJwt>(options.cacheSize) : null;
   const headers = new Map<string, Header>();
-  /** Insertions into `cache` so far: the LRU clock. */
-  let inserts = 0;
   const issuers = options.issuer === undefined ? null : ([] as string[]).concat(options.issuer);
   const audiences = options.audience === undefined ? null : ([] as string[]).concat(options.audience);
   const tolerance = options.clockToleranceMs;
@@ -97,20 +91,10 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   }
 
   function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
-    const tail = cacheKey(token);
-    const hit = cache.get(tail);
-    if (hit !== undefined && hit.token === token) {
-      if (Date.now() < hit.expMs) {
-        // LRU, re-inserting a hit (most recently used last) only once it has drifted into the colder half:
-        // a Map delete + set on every hit of a hot token cost more than the rest of the lookup.
-        if (inserts - hit.touched > options.cacheSize >> 1) {
-          cache.delete(tail);
-          hit.touched = ++inserts;
-          cache.set(tail, hit);
-        }
-        return hit;
-      }
-      cache.delete(tail);
+    const hit = cache?.get(token);
+    if (hit !== undefined) {
+      if (Date.now() < hit.expMs) return hit;
+      cache?.delete(token);
     }
     const first = token.indexOf('.');
     const second = token.indexOf('.', first + 1);
@@ -131,14 +115,9 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       const signature = Buffer.from(s, 'base64url');
       if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
-      const verified: VerifiedJwt = { token, payload: claims, expMs: checkClaims(claims), memo: undefined, touched: ++inserts };
+      const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
       if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
-      if (options.cacheSize > 0) {
-        // A Map iterates in insertion order and hits re-insert, so the first key is (about) the coldest. A key
-        // already there (the same token verified twice at once) is moved to the end, not left first in line.
-        if (!cache.delete(tail) && cache.size >= options.cacheSize) cache.delete(cache.keys().next().value as string);
-        cache.set(tail, verified);
-      }
+      cache?.set(token, verified);
       return verified;
     };
     return found instanceof Promise ? found.then(finish) : finish(found);

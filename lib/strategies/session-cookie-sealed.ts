@@ -7,7 +7,7 @@ import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { loginAuthTime } from '../migration';
-import { cacheKey } from '../cache-key';
+import { CredentialCache } from '../state/credential-cache';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
@@ -42,22 +42,19 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   /**
    * Decrypted cookies, one entry per exact value: a browser sends the same cookie until it slides, so
    * most requests skip AES-GCM, JSON and the Principal build. Bounded; deadlines and revocation are still
-   * checked on every request. Keyed by the value's tail (ciphertext under a random IV, lib/cache-key.ts); a hit
-   * needs the whole value.
+   * checked on every request.
    */
-  const opened = new Map<string, { raw: string; sealed: SealedSession; principal: Principal }>();
+  const opened = new CredentialCache<{ sealed: SealedSession; principal: Principal }>(OPENED_MAX);
 
   function open(raw: string): { sealed: SealedSession; principal: Principal } {
-    const tail = cacheKey(raw);
-    const hit = opened.get(tail);
-    if (hit !== undefined && hit.raw === raw) return hit;
+    const hit = opened.get(raw);
+    if (hit !== undefined) return hit;
     const plain = store.open(raw);
     if (plain === null) throw new InvalidCredentialError();
     const sealed = Object.freeze(parseRecord(plain)) as SealedSession;
     if (typeof sealed.sid !== 'string') throw new InvalidCredentialError();
-    const entry = { raw, sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
-    if (!opened.delete(tail) && opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value as string);
-    opened.set(tail, entry);
+    const entry = { sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
+    opened.set(raw, entry);
     return entry;
   }
 

@@ -14,7 +14,7 @@ import { loginAuthTime } from '../migration';
 import { pruneIndex } from '../state/session-index';
 import { parsedRecords } from '../state/parsed-records';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
-import { cacheKey } from '../cache-key';
+import { CredentialCache } from '../state/credential-cache';
 
 const UNSIGNED_MAX = 10_000;
 
@@ -82,26 +82,21 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   // cookie-signature over KeyObjects built once (a string secret is re-parsed by createHmac on every call).
   const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
   /** A session id and its record key, kept as one string per session: the cache lookup then reuses its hash. */
-  interface Unsigned { raw: string; sid: string; key: string }
-  /**
-   * Cookie values whose signature checked out (deterministic for a given secret list); bounded, cleared when full.
-   * Keyed by the value's tail (its signature, lib/cache-key.ts); a hit needs the whole value.
-   */
-  const unsigned = new Map<string, Unsigned>();
+  interface Unsigned { sid: string; key: string }
+  /** Cookie values whose signature checked out (deterministic for a given secret list); bounded. */
+  const unsigned = new CredentialCache<Unsigned>(UNSIGNED_MAX);
 
   /** express-session's cookie format: `s:<sid>.<sig>`, the first secret that verifies wins. */
   function unsign(raw: string): Unsigned | null {
-    const tail = cacheKey(raw);
-    const known = unsigned.get(tail);
-    if (known !== undefined && known.raw === raw) return known;
+    const known = unsigned.get(raw);
+    if (known !== undefined) return known;
     if (!raw.startsWith('s:')) return null;
     const value = raw.slice(2);
     for (const key of keys) {
       const sid = signature.unsign(value, key as unknown as string);
       if (sid !== false) {
-        if (unsigned.size >= UNSIGNED_MAX) unsigned.clear();
-        const entry = { raw, sid, key: sessKey(sid) };
-        unsigned.set(tail, entry);
+        const entry = { sid, key: sessKey(sid) };
+        unsigned.set(raw, entry);
         return entry;
       }
     }
