@@ -14,13 +14,14 @@
 // The server runs in a child process (bench/server.mjs) pinned to core 1; this process (the load generator,
 // autocannon) pins itself to core 0 — when `taskset` exists.
 
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { all, baselineScenario, scenarios } from './scenarios.mjs';
+import { prepare as prepareServer, stopServer } from './server-process.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -104,59 +105,6 @@ function snapshotDist(buildError) {
   }
 }
 
-/** Start bench/server.mjs <name> pinned to core 1; resolve { child, port, credential } or reject. */
-function startServer(name) {
-  // The child inherits this process's priority (--nice) and gets its own core.
-  let argv = [process.execPath, path.join(here, 'server.mjs'), name];
-  if (hasTaskset) argv = ['taskset', '-c', '1', ...argv];
-  const [cmd, ...rest] = argv;
-  const child = spawn(cmd, rest, {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  let output = '';
-  const keep = (d) => { output = (output + d).slice(-4000); };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  return new Promise((resolve, reject) => {
-    const fail = (msg) => { clearTimeout(timer); child.kill('SIGKILL'); reject(new Error(msg)); };
-    const timer = setTimeout(() => fail(`server did not start within 30 s${output ? `: ${output.trim()}` : ''}`), 30_000);
-    child.on('message', (m) => {
-      if (m?.type === 'ready') { clearTimeout(timer); resolve({ child, port: m.port, credential: m.credential }); }
-      else if (m?.type === 'error') fail(m.message);
-    });
-    child.on('exit', (code, sig) => fail(`server exited (${sig ?? code}) before it was ready${output ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
-    child.on('error', (err) => fail(`cannot start server: ${err.message}`));
-  });
-}
-
-async function stopServer(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(t);
-}
-
-/** Turn the scenario's credential recipe into request headers (logging in once if needed). */
-async function credentialHeaders(base, credential) {
-  if (credential?.headers) return credential.headers;
-  if (!credential?.login) throw new Error('scenario setup returned no credential ({ headers } or { login })');
-  const res = await fetch(base + credential.login, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`POST ${credential.login} → ${res.status} ${text.slice(0, 200)}`);
-  let token = null;
-  try { token = JSON.parse(text)?.token ?? null; } catch { /* not JSON */ }
-  if (token) return { authorization: `Bearer ${token}` };
-  const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]).filter((c) => !/=$/.test(c));
-  if (cookies.length) return { cookie: cookies.join('; ') };
-  throw new Error(`POST ${credential.login} returned neither { token } nor a Set-Cookie`);
-}
-
 /** Run autocannon; also record every response time (autocannon's own histogram has 1 ms resolution). */
 function cannon(opts, latencies) {
   return new Promise((resolve, reject) => {
@@ -185,22 +133,8 @@ function serverCpu(child) {
   });
 }
 
-/** Start a scenario's server, get its credential and check it with one probe request. */
-async function prepare(scenario, opts) {
-  const server = await startServer(scenario.name);
-  try {
-    const base = `http://127.0.0.1:${server.port}`;
-    const headers = await credentialHeaders(base, server.credential);
-    // Probe: the credential must get a 2xx before we measure anything.
-    const probe = await fetch(`${base}/me`, { headers });
-    const body = await probe.text();
-    if (!probe.ok) throw new Error(`probe GET /me → ${probe.status} ${body.slice(0, 200)}`);
-    return { server, load: { url: `${base}/me`, connections: opts.connections, headers, pipelining: 1 } };
-  } catch (err) {
-    await stopServer(server.child);
-    throw err;
-  }
-}
+/** Start a scenario's server on core 1 (the child inherits --nice), log in, probe; resolve { server, load }. */
+const prepare = (scenario, opts) => prepareServer(scenario, { connections: opts.connections, wrap: hasTaskset ? ['taskset', '-c', '1'] : [] });
 
 /** One measured window; returns raw counters to be summed over windows. */
 async function measure(target, duration) {
@@ -394,7 +328,7 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 function svg(result) {
   const { meta, rows } = result;
-  const colors = { baseline: '#6b7280', peer: '#f59e0b', ours: '#2563eb' };
+  const colors = { baseline: '#6b7280', reference: '#9ca3af', peer: '#f59e0b', ours: '#2563eb' };
   const W = 900, labelW = 330, rightPad = 70, rowH = 24, top = 58, barH = 16;
   const plotW = W - labelW - rightPad;
   const maxRatio = Math.max(1.1, ...rows.filter((r) => r.status === 'ok').map((r) => r.ratio)) * 1.02;

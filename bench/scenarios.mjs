@@ -54,6 +54,24 @@ const baseline = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------- reference
+
+/**
+ * What any auth middleware installed like ours pays before doing anything: one more app.use layer and a route-level
+ * guard, both doing nothing. Not in the default run (bench/instructions.mjs counts it; `--only` runs it).
+ */
+const noopMiddleware = {
+  name: 'noop-middleware',
+  label: 'plain Express + do-nothing app.use and route guard',
+  kind: 'reference',
+  quick: false,
+  async setup(app) {
+    app.use((req, res, next) => next());
+    app.get('/me', (req, res, next) => next(), (req, res) => { res.send(USER.id); });
+    return { headers: {} };
+  },
+};
+
 // ---------------------------------------------------------------------------------------------- peers
 
 const peers = [
@@ -198,7 +216,8 @@ const oursList = [
 
 export const baselineScenario = baseline;
 export const scenarios = [...peers, ...oursList];
-export const all = [baseline, ...scenarios];
+export const references = [noopMiddleware];
+export const all = [baseline, ...references, ...scenarios];
 export function byName(name) {
   return all.find((s) => s.name === name);
 }
