@@ -9,7 +9,7 @@
 //
 // Options: --window N (requests per counted window, default 2500), --warm W (windows discarded while V8 warms up,
 // default 3), --windows M (windows counted, default 4), --idle S (seconds of idle counting, default 10), --jobs J (servers counted at once, default 2),
-// --out DIR (default bench/results).
+// --out DIR (default bench/results), --merge a.json,b.json (pool earlier runs' instructions.json into one table).
 //
 // Each server runs under `valgrind --tool=callgrind`; autocannon (10 connections, the same credential) drives it
 // from this process. Counters are zeroed after the warm-up and dumped after every window; a scenario's figure is the
@@ -44,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--jobs') opts.jobs = Math.max(1, parseInt(val(), 10));
     else if (a === '--only') opts.only = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--all') opts.all = true;
+    else if (a === '--merge') opts.merge = val().split(',').map((f) => path.resolve(f));
     else if (a === '--out') opts.out = path.resolve(val());
     else throw new Error(`unknown option ${a}\nscenarios: ${all.map((s) => s.name).join(', ')}`);
   }
@@ -133,28 +134,70 @@ async function pool(items, jobs, fn) {
 
 const k = (n) => `${Math.round(n / 1000)}k`;
 
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Pool one or more runs (each { baseline: { runs }, rows }): a scenario's count is the mean of its runs' medians,
+ * its ratio the mean baseline over that; each run's own ratio is kept to show how far runs agree.
+ */
+function pooled(runs) {
+  const baseline = runs.flatMap((r) => r.baseline.runs);
+  const base = mean(baseline);
+  const names = [...new Set(runs.flatMap((r) => r.rows.map((row) => row.name)))];
+  const rows = names.map((name) => {
+    const seen = runs.map((run) => ({ run, row: run.rows.find((row) => row.name === name) })).filter((x) => x.row);
+    const ok = seen.filter((x) => x.row.status === 'ok');
+    const { label, kind } = seen[0].row;
+    if (!ok.length) return { name, label, kind, status: 'error', error: seen[0].row.error };
+    const instructions = Math.round(mean(ok.map((x) => x.row.instructions)));
+    return {
+      name, label, kind, status: 'ok', instructions, ratio: base / instructions,
+      perRun: ok.map((x) => x.row.instructions), ratioPerRun: ok.map((x) => mean(x.run.baseline.runs) / x.row.instructions),
+    };
+  });
+  return { baseline: { instructions: Math.round(base), runs: baseline }, rows };
+}
+
 function markdown(result) {
   const base = result.baseline;
+  const many = result.runs.length > 1;
   const lines = [
-    `Counted ${result.date} with valgrind ${result.valgrind} (callgrind) on ${result.cpu} (${result.cores} cores), Node ${result.node}: `
-    + `${result.opts.warm} warm-up windows, then the median of ${result.opts.windows} windows of ${result.opts.window} requests, 10 connections. `
+    `Counted ${result.runs.map((r) => r.date).filter((d, i, a) => a.indexOf(d) === i).join(', ')} with valgrind ${result.valgrind} (callgrind) on ${result.cpu} (${result.cores} cores), Node ${result.node}: `
+    + `${many ? `${result.runs.length} runs pooled; in each, ` : ''}${result.opts.warm} warm-up windows, then the median of ${result.opts.windows} windows of ${result.opts.window} requests, 10 connections. `
     + `Baseline (plain Express): ${k(base.instructions)} instructions per request (runs ${base.runs.map(k).join(', ')}).`,
     '',
-    '| scenario | kind | instructions / request | × baseline | windows | idle instructions / s |',
-    '|---|---|--:|--:|---|--:|',
+    `| scenario | kind | instructions / request | × baseline |${many ? ' × baseline, each run |' : ''}`,
+    `|---|---|--:|--:|${many ? '---|' : ''}`,
     ...result.rows.map((r) => (r.status === 'ok'
-      ? `| ${r.label} | ${r.kind} | ${k(r.instructions)} | ${r.ratio.toFixed(3)} | ${r.windows.map(k).join(' ')} | ${k(r.idlePerSecond)} |`
-      : `| ${r.label} | ${r.kind} | error: ${r.error} | | | |`)),
+      ? `| ${r.label} | ${r.kind} | ${k(r.instructions)} | ${r.ratio.toFixed(3)} |${many ? ` ${r.ratioPerRun.map((x) => x.toFixed(3)).join(' / ')} |` : ''}`
+      : `| ${r.label} | ${r.kind} | error: ${r.error} | |${many ? ' |' : ''}`)),
     '',
     '× baseline is the baseline\'s instructions per request over the scenario\'s (1.00 = free). User-space instructions of',
-    'the server process only: the kernel and Redis are not counted (see bench/instructions.mjs). Timer-driven work, counted',
-    'while idle (last column), is taken out of every window: natively it is spread over ~100× more requests.',
+    'the server process only: the kernel and Redis are not counted (see bench/instructions.mjs). Timer-driven work,',
+    'counted while idle, is taken out of every window: natively it is spread over ~100× more requests.',
   ];
   return lines.join('\n') + '\n';
 }
 
+function write(result, out) {
+  console.log(`\nbaseline ${k(result.baseline.instructions)} instructions/request (runs ${result.baseline.runs.map(k).join(', ')})\n`);
+  for (const r of result.rows) console.log(`${r.name.padEnd(36)} ${r.status === 'ok' ? `${k(r.instructions).padStart(6)}  ${r.ratio.toFixed(3)}×${r.ratioPerRun.length > 1 ? `  (runs ${r.ratioPerRun.map((x) => x.toFixed(3)).join(' / ')})` : ''}` : `error: ${r.error}`}`);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'instructions.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(path.join(out, 'instructions.md'), markdown(result));
+  console.log(`\nwrote ${path.relative(process.cwd(), out) || '.'}/instructions.{json,md}`);
+}
+
+/** --merge a.json,b.json: pool earlier runs (each an instructions.json) without counting anything. */
+function merge(files, out) {
+  const loaded = files.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+  const runs = loaded.flatMap((d) => d.runs ?? [d]);
+  write({ ...loaded[0], ...pooled(runs), runs }, out);
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.merge) return merge(opts.merge, opts.out);
   const vg = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
   if (vg.status !== 0) throw new Error('valgrind is not installed (Debian: apt-get install valgrind)');
   if (!existsSync(path.join(root, 'dist', 'lib', 'index.js'))) throw new Error('express-principal is not built: run `npm run build` first');
@@ -169,20 +212,17 @@ async function main() {
   });
   const baseRuns = [rows[0], rows[rows.length - 1]].filter((r) => r.status === 'ok');
   if (!baseRuns.length) throw new Error(`the baseline could not be counted: ${rows[0].error}`);
-  const baseline = { instructions: baseRuns.reduce((a, r) => a + r.instructions, 0) / baseRuns.length, runs: baseRuns.map((r) => r.instructions) };
-  const ours = rows.slice(1, -1).map((r) => (r.status === 'ok' ? { ...r, ratio: baseline.instructions / r.instructions } : r));
-  const result = {
-    date: new Date().toISOString().slice(0, 10), valgrind: vg.stdout.trim().replace(/^valgrind-/, ''),
-    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.versions.node,
-    opts: { window: opts.window, warm: opts.warm, windows: opts.windows }, baseline, rows: ours,
+  const run = {
+    date: new Date().toISOString().slice(0, 10),
+    baseline: { runs: baseRuns.map((r) => r.instructions), windows: baseRuns.map((r) => r.windows) },
+    rows: rows.slice(1, -1),
   };
-  console.log(`\nbaseline ${k(baseline.instructions)} instructions/request (runs ${baseline.runs.map(k).join(', ')})\n`);
-  for (const r of ours) console.log(`${r.name.padEnd(36)} ${r.status === 'ok' ? `${k(r.instructions).padStart(6)}  ${r.ratio.toFixed(3)}×` : `error: ${r.error}`}`);
-  mkdirSync(opts.out, { recursive: true });
-  writeFileSync(path.join(opts.out, 'instructions.json'), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(path.join(opts.out, 'instructions.md'), markdown(result));
-  console.log(`\nwrote ${path.relative(process.cwd(), opts.out) || '.'}/instructions.{json,md}`);
-  if (ours.some((r) => r.status !== 'ok' || r.non2xx)) process.exitCode = 1;
+  write({
+    valgrind: vg.stdout.trim().replace(/^valgrind-/, ''), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length,
+    node: process.versions.node, opts: { window: opts.window, warm: opts.warm, windows: opts.windows, idle: opts.idle },
+    ...pooled([run]), runs: [run],
+  }, opts.out);
+  if (run.rows.some((r) => r.status !== 'ok')) process.exitCode = 1;
 }
 
 main().catch((err) => { console.error(err.message); process.exit(1); });
