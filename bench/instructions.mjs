@@ -192,7 +192,8 @@ function write(result, out) {
 function merge(files, out) {
   const loaded = files.map((f) => JSON.parse(readFileSync(f, 'utf8')));
   const runs = loaded.flatMap((d) => d.runs ?? [d]);
-  write({ ...loaded[0], ...pooled(runs), runs }, out);
+  const windows = [...new Set(loaded.map((d) => d.opts?.windows))].join('–');
+  write({ ...loaded[0], opts: { ...loaded[0].opts, windows }, ...pooled(runs), runs }, out);
 }
 
 async function main() {
