@@ -8,8 +8,8 @@
 //   node bench/instructions.mjs --all           also the slow peers (express-jwt, passport-jwt, express-session)
 //
 // Options: --window N (requests per counted window, default 2500), --warm W (windows discarded while V8 warms up,
-// default 3), --windows M (windows counted, default 4), --idle S (seconds of idle counting, default 10), --jobs J (servers counted at once, default 2),
-// --out DIR (default bench/results), --merge a.json,b.json (pool earlier runs' instructions.json into one table).
+// default 3), --windows M (windows counted, default 4), --idle S (seconds of idle counting, default 10),
+// --jobs J (servers counted at once, default 2), --out DIR (default bench/results), --merge a.json,b.json (pool earlier runs' instructions.json into one table).
 //
 // Each server runs under `valgrind --tool=callgrind`; autocannon (10 connections, the same credential) drives it
 // from this process. Counters are zeroed after the warm-up and dumped after every window; a scenario's figure is the
