@@ -84,7 +84,6 @@ async function countOne(scenario, opts) {
   try {
     target = await prepare(scenario, { connections: 10, wrap, startTimeoutMs: 180_000 });
     const pid = String(target.server.child.pid);
-    const perWindow = [];
     const windows = [];
     let non2xx = 0;
     for (let w = 0; w < opts.warm + opts.windows; w++) {
@@ -96,16 +95,16 @@ async function countOne(scenario, opts) {
       non2xx += r.non2xx + r.errors; // autocannon counts timeouts among errors
       windows.push({ instructions: lastDumpTotal(dir, pid), seconds: (performance.now() - t0) / 1000, requests: r.requests.total });
     }
+    // A failed request did different work from a served one.
+    if (non2xx > 0) throw new Error(`${non2xx} requests failed or timed out; not counted`);
     // Work on a timer (a follower polling Redis, a cache sweep) runs per second, not per request. Under valgrind a
     // second holds ~100× fewer requests, so that work would be charged ~100× over: measure it idle and take it out.
     const idleStart = performance.now();
     await new Promise((r) => setTimeout(r, opts.idle * 1000));
     execFileSync('callgrind_control', ['-d', pid], { stdio: 'ignore' });
     const idlePerSecond = lastDumpTotal(dir, pid) / ((performance.now() - idleStart) / 1000);
-    for (const w of windows) perWindow.push(Math.max(0, w.instructions - idlePerSecond * w.seconds) / w.requests);
-    const raw = windows.map((w) => w.instructions / w.requests);
-    // A failed request did different work, and an unanswered one goes on costing during the idle count.
-    if (non2xx > 0) throw new Error(`${non2xx} requests failed or timed out; not counted`);
+    const perWindow = windows.map((w) => Math.max(0, w.instructions - idlePerSecond * w.seconds) / w.requests);
+    const raw = windows.map((w) => w.instructions / w.requests); // kept in the JSON: the counts before the idle correction
     const sorted = [...perWindow].sort((a, b) => a - b);
     const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     return {

@@ -17,7 +17,7 @@ const gc = runInNewContext('gc') as () => void;
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
 const N = 4_000;
 
-async function serve(auth: PrincipalMiddleware, onPrincipal: (p: object) => void = () => undefined): Promise<{ url: URL; close: () => Promise<void> }> {
+async function serve(auth: PrincipalMiddleware, onPrincipal: (p: object) => void): Promise<{ url: URL; close: () => Promise<void> }> {
   const app = express();
   app.use(auth);
   app.get('/me', requireAuth(), (req, res) => { onPrincipal(req.principal as object); res.end('ok'); });
@@ -54,7 +54,7 @@ async function principalsKept(max: number, tokens: readonly string[]): Promise<n
   const { url, close } = await serve(auth, (p) => { refs.push(new WeakRef(p)); });
   expect(await flood(url, tokens)).toBe(tokens.length);
   await close();
-  // WeakRef targets stay alive until the job that dereffed them ends: let the loop turn before each full GC.
+  // A WeakRef keeps its target alive until the job that created or dereffed it ends: turn the loop before each GC.
   for (let i = 0; i < 3; i++) { await turn(); gc(); }
   const alive = refs.filter((r) => r.deref() !== undefined).length;
   await auth.close(); // after counting: the middleware, and with it the cache, is still in use until here
