@@ -286,7 +286,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) { next(err); return; }
     if (!(err instanceof AuthError)) {
-      // eslint-disable-next-line no-console
+       
       console.error('example-app: unexpected error:', err instanceof Error ? err.message : err);
       res.status(500).json({ code: 'ERR_INTERNAL', title: 'Internal error' });
       return;

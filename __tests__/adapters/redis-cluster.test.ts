@@ -136,7 +136,7 @@ describe('redisStore on a cluster: one node restarted (no failover)', () => {
     expect(await store.getMany(keys)).toEqual(keys.map((k) => `w${k}`));
     await store.indexAdd('after-restart', 'm', 60_000);
     expect(await store.indexMembers('after-restart')).toEqual(['m']);
-    // eslint-disable-next-line no-console
+     
     console.log(`cluster restart: ${JSON.stringify(outcomes)}`);
   });
 });

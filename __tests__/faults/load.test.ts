@@ -275,7 +275,7 @@ describe('load with a Redis restart in the middle', () => {
       redisKeys: keyCount, keysWithoutTtl: [...noTtl],
       unhandledRejections: finalStats.unhandledRejections - 1, uncaughtExceptions: finalStats.uncaughtExceptions,
     };
-    // eslint-disable-next-line no-console
+     
     console.log(`load-with-faults ${JSON.stringify(summary)}`);
 
     expect(counts.requests + counts.networkErrors).toBe(TOTAL_REQUESTS);

@@ -21,7 +21,7 @@ it('statelessJwt: revokeAll right after an acknowledged login refuses that token
       const me = await request(app).get('/me').set(credentialFrom('stateless-jwt', res));
       if (me.status === 200) survivors.push(i);
     }
-    // eslint-disable-next-line no-console
+     
     console.log(`revoke-same-ms: 300 login→revokeAll pairs, ${sameMs} revokeAll calls done within the login-ack millisecond, ${survivors.length} tokens survived`);
     expect(survivors).toEqual([]);
   } finally {

@@ -22,7 +22,7 @@ export interface StartedRedis {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
+   
   var __EP_TEST_REDIS__: StartedRedis | undefined;
 }
 
@@ -87,6 +87,6 @@ export default async function globalSetup(): Promise<void> {
     () => `redis-server started by jest global setup on port ${port} did not answer PING (log: ${dir}/redis.log)`,
   );
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  // eslint-disable-next-line no-console
+   
   console.log(`\n[global-setup] no Redis at ${url}; started redis-server for this run at ${process.env.REDIS_URL}`);
 }

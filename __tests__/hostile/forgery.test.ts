@@ -2,7 +2,7 @@
  * Token forgery and parsing (issue 3): every forged or malformed token is refused with 401,
  * while the honest control token next to it passes, so each refusal is meaningful.
  */
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
