@@ -13,7 +13,11 @@ export interface AuthContext {
    * With several strategies the first one issues, unless `{ strategy: 'session-cookie' }` names another.
    */
   login(identity: Identity, options?: { strategy?: StrategyName }): Promise<Issued>;
-  /** Ends the current session: deletes or revokes server state and clears the cookie. */
+  /**
+   * Ends the current session: deletes or revokes server state and clears the cookie. With refresh tokens it also ends
+   * the family of the refresh token the request carries (cookie, or `req.body.refreshToken`), and rejects with
+   * `LogoutIncompleteError` (401 ERR_LOGOUT_INCOMPLETE) when the request carries neither that nor a valid access token.
+   */
   logout(): Promise<void>;
   /**
    * Rotates the refresh token (cookie, or `req.body.refreshToken`) and issues a new access token

@@ -5,6 +5,8 @@ export type AuthErrorCode =
   | 'ERR_CREDENTIAL_EXPIRED'
   | 'ERR_CREDENTIAL_REVOKED'
   | 'ERR_REFRESH_REUSED'
+  | 'ERR_LOGOUT_INCOMPLETE'
+  | 'ERR_MALFORMED_REQUEST'
   | 'ERR_CREDENTIAL_TOO_LARGE'
   | 'ERR_CREDENTIAL_CONFLICT'
   | 'ERR_LOGIN_REQUIRED'
@@ -20,6 +22,8 @@ const STATUS: Record<AuthErrorCode, number> = {
   ERR_CREDENTIAL_EXPIRED: 401,
   ERR_CREDENTIAL_REVOKED: 401,
   ERR_REFRESH_REUSED: 401,
+  ERR_LOGOUT_INCOMPLETE: 401,
+  ERR_MALFORMED_REQUEST: 400,
   ERR_CREDENTIAL_TOO_LARGE: 431,
   ERR_CREDENTIAL_CONFLICT: 400,
   ERR_LOGIN_REQUIRED: 401,
@@ -78,6 +82,18 @@ export class RefreshReusedError extends AuthError {
     super('ERR_REFRESH_REUSED', 'Refresh token reused; every session of this login was ended');
     this.subject = subject;
   }
+}
+/**
+ * 401: a logout with refresh tokens configured that carries neither a valid access token nor the refresh token, so
+ * no refresh family could be ended. Send the refresh credential (mount `auth.logoutHandler()` under the refresh
+ * cookie's path; native clients send `refreshToken` in the body), or refresh and log out with the new access token.
+ */
+export class LogoutIncompleteError extends AuthError {
+  constructor() { super('ERR_LOGOUT_INCOMPLETE', 'Logout needs the refresh token or a valid access token; nothing was ended'); }
+}
+/** 400: a body express-principal parses itself (refresh, logout endpoints) is malformed. Never carries the body. */
+export class MalformedRequestError extends AuthError {
+  constructor() { super('ERR_MALFORMED_REQUEST', 'Malformed request body'); }
 }
 /** 431: the credential is over `maxCredentialBytes`; refused before any decoding. */
 export class CredentialTooLargeError extends AuthError {

@@ -1,12 +1,10 @@
 import type { Request, RequestHandler, Response } from 'express';
-import express from 'express';
 import type { Identity, Principal, Strategy, StrategyName } from './types';
-import { AuthError, configError, RefreshReusedError } from './errors';
+import { configError, RefreshReusedError } from './errors';
 import { toMs } from './duration';
 import { sanitizeIdentity } from './claims';
 import { makePrincipal } from './strategies/principal-of';
-import { internals } from './context';
-import { sendProblem } from './respond';
+import { postEndpoint } from './endpoints';
 
 /**
  * Response header carrying a re-issued access token when the old one came in `Authorization: Bearer`
@@ -108,40 +106,16 @@ export function freshness(options: RefreshPrincipalOptions, events: FreshnessEve
   return { maxAgeMs, load, ensure };
 }
 
-const jsonBody = express.json({ limit: '4kb' });
-
 /**
  * `auth.refreshHandler()`: POST only; rotates the refresh token (cookie or JSON body `{ refreshToken }`) and answers
  * `{ token, expiresAt, refreshToken? }` with `Cache-Control: no-store`, or a problem+json error.
  */
 export function refreshHandler(): RequestHandler {
-  return (req, res, next) => {
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      res.status(405).end();
-      return;
-    }
-    const state = internals.get(req);
-    if (state === undefined || req.auth === undefined) {
-      next(new TypeError('express-principal: mount principal(...) with app.use() before auth.refreshHandler()'));
-      return;
-    }
-    const run = () => {
-      req.auth.refresh().then(
-        (issued) => {
-          res.setHeader('Cache-Control', 'no-store');
-          res.json({ token: issued.token, expiresAt: issued.expiresAt, ...(issued.refreshToken !== undefined ? { refreshToken: issued.refreshToken } : {}) });
-        },
-        (err: unknown) => {
-          if (!(err instanceof AuthError)) return next(err);
-          if (state.onError === 'next') return next(err);
-          sendProblem(res, err, state.bearer, state.realm);
-        },
-      );
-    };
-    if ((req as Request & { body?: unknown }).body !== undefined) run();
-    else jsonBody(req, res, (err?: unknown) => (err ? next(err) : run()));
-  };
+  return postEndpoint('refreshHandler', async (req, res) => {
+    const issued = await req.auth.refresh();
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ token: issued.token, expiresAt: issued.expiresAt, ...(issued.refreshToken !== undefined ? { refreshToken: issued.refreshToken } : {}) });
+  });
 }
 
 /** Errors a refresh may end with, for the `revoked` event. */

@@ -10,6 +10,7 @@ import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type Refr
 import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflicts, type Precedence } from './multi';
 import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
 import { attach, prepareExpress, type Slot } from './request-slot';
+import { logoutHandler } from './endpoints';
 
 export interface PrincipalOptions {
   /**
@@ -62,6 +63,11 @@ export interface PrincipalMiddleware extends RequestHandler {
   jwks(): RequestHandler;
   /** Ready refresh endpoint (POST): rotates the refresh token, answers `{ token, expiresAt, refreshToken? }`. */
   refreshHandler(): RequestHandler;
+  /**
+   * Ready logout endpoint (POST, 204): ends the access token and the refresh family of the refresh cookie or body.
+   * Mount it under `refresh.cookiePath` (e.g. `/auth/refresh/logout`), where the refresh cookie is sent.
+   */
+  logoutHandler(): RequestHandler;
   on<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => void): PrincipalMiddleware;
   off<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => void): PrincipalMiddleware;
   /** Releases timers and subscriptions the middleware owns (never your Redis client). */
@@ -273,6 +279,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     };
   };
   middleware.refreshHandler = () => refreshHandler();
+  middleware.logoutHandler = () => logoutHandler();
   middleware.on = (event, listener) => { events.on(event, listener as (...args: unknown[]) => void); return middleware; };
   middleware.off = (event, listener) => { events.off(event, listener as (...args: unknown[]) => void); return middleware; };
   middleware.close = async () => {

@@ -4,6 +4,7 @@ import type { CarrierKind, Identity, StateStore } from '../types';
 import { configError, CredentialExpiredError, CredentialRevokedError, InvalidCredentialError, RefreshReusedError } from '../errors';
 import { toMs } from '../duration';
 import { isStateStore } from '../state/store-kind';
+import { pastMillisecond } from '../state/revocation';
 import { cookieAttributes, readCookie, type ResolvedCookie } from '../carriers/cookie';
 
 /** `statelessJwt({ refresh })`: long-lived, single-use, rotating refresh tokens kept (hashed) in a store. */
@@ -35,6 +36,8 @@ interface RefreshRecord {
   scopes: string[];
   claims: Record<string, unknown>;
   authAt: number;
+  /** When the family was born (its login); absent on records written before it was kept: `issuedAt` stands in. */
+  famAt?: number;
   issuedAt: number;
   exp: number;
   used: boolean;
@@ -47,6 +50,8 @@ export interface RotatedRefresh {
   identity: Identity;
   authAtMs: number;
   familyId: string;
+  /** The family's birth: a `revokeAll` at or after it ends the family. */
+  familyAtMs: number;
   token: string;
   expiresAtMs: number;
 }
@@ -55,6 +60,7 @@ export interface RefreshTokens {
   readonly deliverCookie: boolean;
   readonly deliverBody: boolean;
   newFamily(): string;
+  /** The first token of a new family (login). */
   issue(identity: Identity, authAtMs: number, familyId: string): Promise<{ token: string; expiresAtMs: number }>;
   /** Remembers an access token issued from a family, so a detected theft can deny it too. */
   trackAccess(familyId: string, jti: string, expiresAtMs: number): Promise<void>;
@@ -63,8 +69,18 @@ export interface RefreshTokens {
    * the family is revoked). Throws RefreshReusedError on a replay after the grace window.
    */
   rotate(raw: string, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<RotatedRefresh>;
+  /**
+   * Asked again once an access token has been signed from the family (rotation, rehydration): rejects with
+   * CredentialRevokedError if the family was ended, or its subject revoked at or after `sinceMs`, meanwhile.
+   */
+  confirm(familyId: string, subject: string, sinceMs: number): Promise<void>;
   revokeFamily(familyId: string): Promise<void>;
-  /** "Log out everywhere": every refresh token of the subject issued before now is refused. */
+  /** The family a presented refresh token belongs to (used or not); null when the store knows no such token. */
+  familyOf(raw: string): Promise<string | null>;
+  /**
+   * "Log out everywhere": every family of the subject born before now is refused, whichever of its tokens is
+   * presented. Resolves once the clock has left the mark's millisecond (a login after it is not covered).
+   */
   revokeSubject(subject: string): Promise<void>;
   read(req: Request): string | null;
   write(res: Response, token: string, ttlMs: number): void;
@@ -139,13 +155,13 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
   const deliverBody = deliver !== 'cookie';
   const inFlight = new Map<string, Promise<RotatedRefresh>>();
 
-  async function issue(identity: Identity, authAtMs: number, familyId: string) {
+  async function issue(identity: Identity, authAtMs: number, familyId: string, familyAtMs?: number) {
     const token = randomBytes(32).toString('base64url');
     const hash = sha256(token);
     const now = Date.now();
     const record: RefreshRecord = {
       fam: familyId, sub: identity.id, roles: [...(identity.roles ?? [])], scopes: [...(identity.scopes ?? [])],
-      claims: { ...(identity.claims ?? {}) }, authAt: authAtMs, issuedAt: now, exp: now + ttlMs, used: false,
+      claims: { ...(identity.claims ?? {}) }, authAt: authAtMs, famAt: familyAtMs ?? now, issuedAt: now, exp: now + ttlMs, used: false,
     };
     await store.set(tokenKey(hash), JSON.stringify(record), ttlMs);
     await store.indexAdd(familyIndex(familyId), `t:${hash}`, ttlMs);
@@ -176,15 +192,24 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
     await store.indexRemove(familyIndex(familyId), members);
   }
 
+  /**
+   * A subject mark covers a family by its birth, not by the presented token's issue time: a successor issued by a
+   * rotation that raced a revokeAll belongs to a family born before the mark, so it is refused like its predecessor.
+   */
+  async function ended(familyId: string, subject: string, sinceMs: number): Promise<boolean> {
+    const [familyRevoked, subjectMark] = await store.getMany([familyRevokedKey(familyId), subjectKey(subject)]);
+    if (familyRevoked !== null && familyRevoked !== undefined) return true;
+    return subjectMark !== null && subjectMark !== undefined && sinceMs <= Number(subjectMark);
+  }
+
   async function rotateOnce(raw: string, hash: string, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<RotatedRefresh> {
     const stored = await store.get(tokenKey(hash));
     if (stored === null) throw new InvalidCredentialError();
     const record = parse(stored);
     const now = Date.now();
     if (record.exp <= now) throw new CredentialExpiredError();
-    const [familyRevoked, subjectMark] = await store.getMany([familyRevokedKey(record.fam), subjectKey(record.sub)]);
-    if (familyRevoked !== null && familyRevoked !== undefined) throw new CredentialRevokedError();
-    if (subjectMark !== null && subjectMark !== undefined && record.issuedAt <= Number(subjectMark)) throw new CredentialRevokedError();
+    const familyAtMs = record.famAt ?? record.issuedAt;
+    if (await ended(record.fam, record.sub, familyAtMs)) throw new CredentialRevokedError();
     const snapshot: Identity = { id: record.sub, roles: record.roles, scopes: record.scopes, claims: record.claims };
     if (record.used) {
       const successor = record.succ !== undefined && now - (record.usedAt ?? 0) <= graceMs ? unseal(record.succ, raw) : null;
@@ -200,7 +225,7 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
       }
       const next = await store.get(tokenKey(sha256(successor)));
       if (next === null) throw new CredentialRevokedError();
-      return { identity, authAtMs: record.authAt, familyId: record.fam, token: successor, expiresAtMs: parse(next).exp };
+      return { identity, authAtMs: record.authAt, familyId: record.fam, familyAtMs, token: successor, expiresAtMs: parse(next).exp };
     }
     const identity = await resolve(snapshot);
     if (identity === null) {
@@ -209,7 +234,7 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
     }
     if (identity.id !== record.sub) throw new TypeError('express-principal: refreshPrincipal.load returned an identity with another id');
     // Successor first, then mark used: a crash in between never strands the user.
-    const successor = await issue(identity, record.authAt, record.fam);
+    const successor = await issue(identity, record.authAt, record.fam, familyAtMs);
     const used: RefreshRecord = { ...record, used: true, usedAt: now, succ: seal(successor.token, raw) };
     // Kept until it would have expired: a later replay must still be recognised as one. Compare-and-set:
     // if another instance rotated this token meanwhile, ours is discarded and theirs is the successor.
@@ -218,14 +243,14 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
       return rotateOnce(raw, hash, resolve);
     }
     await pruneFamily(record.fam, hash);
-    return { identity, authAtMs: record.authAt, familyId: record.fam, token: successor.token, expiresAtMs: successor.expiresAtMs };
+    return { identity, authAtMs: record.authAt, familyId: record.fam, familyAtMs, token: successor.token, expiresAtMs: successor.expiresAtMs };
   }
 
   return {
     deliverCookie,
     deliverBody,
     newFamily: () => randomBytes(16).toString('base64url'),
-    issue,
+    issue: (identity, authAtMs, familyId) => issue(identity, authAtMs, familyId),
     async trackAccess(familyId, jti, expiresAtMs) {
       if (context.revokeJti === null) return;
       await store.indexAdd(familyIndex(familyId), `a:${jti}:${expiresAtMs}`, Math.max(1, expiresAtMs - Date.now()));
@@ -240,9 +265,22 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
       inFlight.set(hash, work);
       return work;
     },
+    async confirm(familyId, subject, sinceMs) {
+      if (await ended(familyId, subject, sinceMs)) throw new CredentialRevokedError();
+    },
     revokeFamily,
+    async familyOf(raw) {
+      if (typeof raw !== 'string' || raw === '' || raw.length > MAX_TOKEN_CHARS) return null;
+      const stored = await store.get(tokenKey(sha256(raw)));
+      return stored === null ? null : parse(stored).fam;
+    },
     async revokeSubject(subject) {
-      await store.set(subjectKey(subject), String(Date.now()), ttlMs);
+      const now = Date.now();
+      await store.set(subjectKey(subject), String(now), ttlMs);
+      // A successor handed out by a rotation that missed the mark was issued before the store acknowledged it, so
+      // it expires within ttl of that acknowledgement: the mark lives that long from then, not from the time it names.
+      await store.touch(subjectKey(subject), ttlMs);
+      await pastMillisecond(now);
     },
     read(req) {
       if (deliverCookie) {

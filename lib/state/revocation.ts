@@ -83,7 +83,7 @@ export function storeRevocation(store: StateStore): Revocation {
  * the revokeAll is refused: fail closed). revokeAll resolves only once the clock has left that millisecond, so a
  * login made after it resolves is accepted.
  */
-async function pastMillisecond(markMs: number): Promise<void> {
+export async function pastMillisecond(markMs: number): Promise<void> {
   while (Date.now() <= markMs) await new Promise((resolve) => setTimeout(resolve, 1));
 }
 

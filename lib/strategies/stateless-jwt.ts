@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Authenticated, CarrierKind, Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { AuthRequiredError, configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
+import { AuthRequiredError, configError, CredentialRevokedError, InvalidCredentialError, LogoutIncompleteError, NotSupportedError } from '../errors';
 import { toMs } from '../duration';
 import { fromPayload, sanitizeIdentity, validateMapping, type ClaimMapping } from '../claims';
 import { createRevocation, type Revocation, type RevocationTuning } from '../state/revocation';
@@ -133,7 +133,11 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   async function rehydrate(req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal> {
     const familyId = families.get(current) ?? null;
     const { signed, principal } = sign(identity, current.authenticatedAt.getTime(), familyId);
-    if (refresh && familyId !== null) await refresh.trackAccess(familyId, signed.jti, signed.expiresAtMs);
+    if (refresh && familyId !== null) {
+      await refresh.trackAccess(familyId, signed.jti, signed.expiresAtMs);
+      // Same argument as in rotate(): a revokeAll racing this re-issue either ends it here or covers the new token.
+      await refresh.confirm(familyId, current.id, current.issuedAt.getTime());
+    }
     if (carrier.present(req) === 'cookie') carrier.write(res, signed.token, signed.expiresAtMs - Date.now());
     else {
       res.setHeader(REISSUED_TOKEN_HEADER, signed.token);
@@ -150,6 +154,10 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     const rotated = await refresh.rotate(raw, resolve);
     const { signed } = sign(rotated.identity, rotated.authAtMs, rotated.familyId);
     await refresh.trackAccess(rotated.familyId, signed.jti, signed.expiresAtMs);
+    // Asked again after signing: if this read misses a revokeAll's refresh mark, the token was signed before that
+    // mark was written, so before the access mark's time, which revokeAll takes only once the refresh mark is
+    // stored: the access mark covers this token. Either way nothing minted here outlives the revokeAll.
+    await refresh.confirm(rotated.familyId, rotated.identity.id, rotated.familyAtMs);
     refresh.write(res, rotated.token, rotated.expiresAtMs - Date.now());
     carrier.write(res, signed.token, signed.expiresAtMs - Date.now());
     res.setHeader('Cache-Control', 'no-store');
@@ -159,12 +167,27 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     };
   }
 
-  async function logout(_req: Request, res: Response, current: Principal | null) {
+  async function logout(req: Request, res: Response, current: Principal | null) {
     if (revocation && current?.sessionId) await revocation.revoke(current.sessionId, current.expiresAt.getTime() + clockToleranceMs);
     const familyId = current ? families.get(current) : undefined;
     if (refresh && familyId !== undefined) await refresh.revokeFamily(familyId);
+    if (refresh) await endPresentedFamily(req, current, familyId);
     refresh?.clear(res);
     carrier.clear(res);
+  }
+
+  /**
+   * The family of the refresh token the logout request carries: an idle tab's access token has expired, and the
+   * refresh cookie is sent only under its path (`auth.logoutHandler()` mounted there) or in a native client's body.
+   */
+  async function endPresentedFamily(req: Request, current: Principal | null, alreadyEnded: string | undefined) {
+    if (!refresh) return;
+    const raw = refresh.read(req);
+    // Neither a valid access token nor the refresh credential: the client may hold a 30-day refresh token we
+    // cannot see, and a 2xx would leave it alive.
+    if (raw === null && current === null) throw new LogoutIncompleteError();
+    const familyId = raw === null ? null : await refresh.familyOf(raw);
+    if (familyId !== null && familyId !== alreadyEnded) await refresh.revokeFamily(familyId);
   }
 
   return {
@@ -176,8 +199,10 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     logout,
     async revokeAll(subject) {
       if (!revocation && !refresh) throw new NotSupportedError('revokeAll needs statelessJwt({ store }) (a deny-list); without one, tokens live until they expire');
-      await revocation?.revokeAll(subject, maxLifetimeMs);
+      // Refresh mark first, access mark after it is stored: an access token signed by a rotation that missed the
+      // refresh mark was signed before the access mark's time (see rotate()).
       await refresh?.revokeSubject(subject);
+      await revocation?.revokeAll(subject, maxLifetimeMs);
     },
     async update() {
       throw new NotSupportedError('stateless tokens carry their claims; use principal({ refreshPrincipal }) to re-issue them');
