@@ -252,8 +252,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     }
   }
 
+  /** One strategy per shared session state: every session of a subject is reached once. */
+  const distinct = (list: readonly Strategy[]) => list.filter((s, i) => s.sessionState === undefined || list.findIndex((t) => t.sessionState === s.sessionState) === i);
   middleware.revokeAll = async (subject) => {
-    const all = [...strategies, ...legacy];
+    const all = distinct([...strategies, ...legacy]);
     await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
       if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || all.length === 1) throw toAuthError(err);
     })));
@@ -261,7 +263,14 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   };
   middleware.update = async (subject, patch) => {
     let changed = 0;
-    for (const s of strategies) changed += await s.update(subject, patch).catch((err: unknown) => { throw toAuthError(err); });
+    for (const s of distinct([...strategies, ...legacy])) {
+      // migrateFrom sessions live on until they move, so they are changed too; a stateless one has nothing to change.
+      const legacyOne = legacy.includes(s);
+      changed += await s.update(subject, patch).catch((err: unknown) => {
+        if (legacyOne && err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') return 0;
+        throw toAuthError(err);
+      });
+    }
     return changed;
   };
   middleware.jwks = () => {
