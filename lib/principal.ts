@@ -141,6 +141,9 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
         refuseCrossSite(req);
         const issuer = loginOptions?.strategy === undefined ? primary : strategies.find((s) => s.name === loginOptions.strategy);
         if (issuer === undefined) throw configError(`login(): no strategy named '${String(loginOptions?.strategy)}' in principal({ strategy })`);
+        // The store could not say whose session this request carries: rotating it blind would leave the old
+        // owner's index stale, and asking the same store again would double the wait for the 503.
+        if (this.error?.code === 'ERR_STORE_UNAVAILABLE' && issuer.sessionState !== undefined) throw this.error;
         const issued: Issued = await issuer.login(req, res, identity, req.principal);
         res.setHeader('Cache-Control', 'no-store');
         events.emit('login', { id: identity.id, sessionId: issued.sessionId });

@@ -106,7 +106,13 @@ export class SessionRecords {
     const record = newRecord(identity, this.options.timeouts, authAtMs);
     const sid = randomBytes(this.options.sidBytes).toString('base64url');
     const key = this.key(sid);
-    await this.repository.write(key, record, this.layout.encode(record, rest));
+    try {
+      await this.repository.write(key, record, this.layout.encode(record, rest));
+    } catch (err) {
+      // A write that timed out may still land once the store answers: the delete queued behind it removes the orphan.
+      this.store.delete(key).catch(() => undefined);
+      throw err;
+    }
     await this.repository.track(record.id, sid, this.options.timeouts.absoluteMs);
     return { sid, record };
   }

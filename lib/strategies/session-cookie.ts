@@ -92,7 +92,8 @@ function storedSessionCookie(options: SessionCookieOptions, store: StateStore, c
     const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), { cookie: sessionCookieField(cookie, timeouts) });
     // A new id at every login: a planted or stolen pre-login id never becomes authenticated.
     if (old !== null && old.sid !== sid) await endOld(old.sid, previous, sid);
-    writeCookie(res, cookie, envelope.sign(sid), timeouts.absoluteMs);
+    // Like express-session, a Secure cookie goes out only on a secure request (never a session id in clear text).
+    if (!cookie.secure || req.secure) writeCookie(res, cookie, envelope.sign(sid), timeouts.absoluteMs);
     return { token: null, expiresAt: new Date(record.absExp), sessionId: sid };
   }
 
