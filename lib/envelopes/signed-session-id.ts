@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import signature from 'cookie-signature';
-import { CredentialCache } from '../state/credential-cache';
+import { CredentialCache } from '../cache/credential-cache';
 
 /** Cookie values whose signature checked out (deterministic for a given secret list); bounded. */
 const UNSIGNED_MAX = 10_000;

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { RevocationLog, RevocationLogFollower, StateStore } from '../types';
 import { configError } from '../errors';
 import { toMs } from '../duration';
-import { Lru } from './lru';
+import { Lru } from '../cache/lru';
 
 /**
  * A bounded local cache of session records (statefulJwt, sessionCookie on a server-side store), kept coherent

@@ -8,7 +8,7 @@ import { checkSecrets } from '../envelopes/secrets';
 import { SignedSessionIdEnvelope } from '../envelopes/signed-session-id';
 import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
-import { loginAuthTime } from '../migration';
+import { loginAuthTime } from '../auth-time';
 import { EXPRESS_SESSION_LAYOUT } from '../state/record-layout';
 import { SessionRecords } from '../state/session-records';
 import type { RecordCacheSetting } from '../state/record-cache';

@@ -7,7 +7,7 @@ import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { SESSION_TOKEN_TYP, type VerifiedJwt } from '../envelopes/jwt';
 import { RECORD_LAYOUT } from '../state/record-layout';
 import { SessionRecords } from '../state/session-records';
-import { loginAuthTime } from '../migration';
+import { loginAuthTime } from '../auth-time';
 import type { RecordCacheSetting } from '../state/record-cache';
 
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
