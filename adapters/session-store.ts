@@ -1,12 +1,12 @@
 import session from 'express-session';
 import type { SessionData } from 'express-session';
-import { remainingMs } from '../lib/state/session-record';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
-/** Seconds a session should live in the store: until its idle or absolute deadline, whichever is first. */
+/** Seconds a session should live in the store, as connect-redis computes it: until its cookie expires. */
 export function sessionTtlSeconds(sess: SessionData): number {
-  const ms = sess.ep ? remainingMs(sess.ep) : (sess.cookie?.maxAge ?? 60_000);
+  const expires = sess.cookie?.expires;
+  const ms = expires ? new Date(expires).getTime() - Date.now() : (sess.cookie?.originalMaxAge ?? 86_400_000);
   return Math.max(1, Math.ceil(ms / 1000));
 }
 

@@ -3,15 +3,10 @@ import type { Identity, Principal, Strategy, StrategyName } from './types';
 import { configError, RefreshReusedError } from './errors';
 import { toMs } from './duration';
 import { sanitizeIdentity } from './claims';
-import { makePrincipal } from './strategies/principal-of';
+import { makePrincipal } from './principal-of';
 import { postEndpoint } from './endpoints';
 
-/**
- * Response header carrying a re-issued access token when the old one came in `Authorization: Bearer`
- * and `refreshPrincipal` reloaded its data. Clients replace their stored token with it
- * (cross-origin apps: it is listed in `Access-Control-Expose-Headers`).
- */
-export const REISSUED_TOKEN_HEADER = 'X-Access-Token';
+export { REISSUED_TOKEN_HEADER } from './carriers/header';
 
 /** `principal({ refreshPrincipal })`: keeps roles/scopes/claims no older than `maxAge`, whatever the strategy. */
 export interface RefreshPrincipalOptions {

@@ -1,18 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Identity, Issued, Principal, Strategy, StrategyName } from './types';
 import { configError, toAuthError, type AuthError } from './errors';
-import { REISSUED_TOKEN_HEADER } from './freshness';
-
-/** Principals handed to `login` as `previous` by a migration: a re-issue, not a new proof of identity. */
-const reissues = new WeakSet<Principal>();
-
-/**
- * The `authenticatedAt` a strategy's `login` records: now for a real login (a new proof of identity),
- * the previous one when a migration re-issues the same user's credential through the same login path.
- */
-export function loginAuthTime(identity: Identity, previous: Principal | null): number {
-  return previous !== null && reissues.has(previous) && previous.id === identity.id ? previous.authenticatedAt.getTime() : Date.now();
-}
+import { REISSUED_TOKEN_HEADER } from './carriers/header';
+import { markReissue } from './auth-time';
 
 export interface MigrationOutcome {
   readonly id: string;
@@ -51,7 +41,7 @@ export function identityOf(p: Principal): Identity {
  */
 export async function migrate(req: Request, res: Response, from: Strategy, to: Strategy, old: Principal): Promise<MigrationOutcome> {
   let issued: Issued;
-  reissues.add(old);
+  markReissue(old);
   try {
     issued = await to.login(req, res, identityOf(old), old);
   } catch (err) {

@@ -147,6 +147,9 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
         refuseCrossSite(req);
         const issuer = loginOptions?.strategy === undefined ? primary : strategies.find((s) => s.name === loginOptions.strategy);
         if (issuer === undefined) throw configError(`login(): no strategy named '${String(loginOptions?.strategy)}' in principal({ strategy })`);
+        // The store could not say whose session this request carries: rotating it blind would leave the old
+        // owner's index stale, and asking the same store again would double the wait for the 503.
+        if (this.error?.code === 'ERR_STORE_UNAVAILABLE' && issuer.sessionState !== undefined) throw this.error;
         const issued: Issued = await issuer.login(req, res, identity, req.principal);
         res.setHeader('Cache-Control', 'no-store');
         events.emit('login', { id: identity.id, sessionId: issued.sessionId });
@@ -258,8 +261,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     }
   }
 
+  /** One strategy per shared session state: every session of a subject is reached once. */
+  const distinct = (list: readonly Strategy[]) => list.filter((s, i) => s.sessionState === undefined || list.findIndex((t) => t.sessionState === s.sessionState) === i);
   middleware.revokeAll = async (subject) => {
-    const all = [...strategies, ...legacy];
+    const all = distinct([...strategies, ...legacy]);
     await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
       if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || all.length === 1) throw toAuthError(err);
     })));
@@ -267,7 +272,14 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   };
   middleware.update = async (subject, patch) => {
     let changed = 0;
-    for (const s of strategies) changed += await s.update(subject, patch).catch((err: unknown) => { throw toAuthError(err); });
+    for (const s of distinct([...strategies, ...legacy])) {
+      // migrateFrom sessions live on until they move, so they are changed too; a stateless one has nothing to change.
+      const legacyOne = legacy.includes(s);
+      changed += await s.update(subject, patch).catch((err: unknown) => {
+        if (legacyOne && err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') return 0;
+        throw toAuthError(err);
+      });
+    }
     return changed;
   };
   middleware.jwks = () => {

@@ -149,6 +149,11 @@ export interface Strategy {
   revokeAll(subject: string): Promise<void>;
   /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
+  /**
+   * Internal: the session state behind `revokeAll` / `update` (a store's session-record repository). Strategies
+   * with the same one share every session of a subject, so `principal()` asks one of them, not each.
+   */
+  readonly sessionState?: object;
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
   /**

@@ -14,6 +14,15 @@ const flip = (sealed: string, byteIndex: number): string => {
 };
 
 describe('cookieStore seal/open', () => {
+  it('opens a cookie sealed by 0.1.0 (the wire format and its associated data are unchanged)', () => {
+    const store = cookieStore({ secret: 'b3f1c2d4e5a69788a9bacbdcedfe0f1021324354657687988a9bacbdcedf0011' });
+    const sealedBy010 = 'AVkmYUc7L7ZU8w464ZaHsKAuKWz-T9ZnDTdUP0stPmCHnlQI32dCGGw6Zi8wOwgTMIFDj38Y';
+    expect(store.open(sealedBy010)).toBe('{"sealed-by":"0.1.0"}');
+    // One flipped bit in the authenticated header (key id) or the body: refused.
+    expect(store.open(`AVkmYUd${sealedBy010.slice(7)}`)).toBeNull();
+    expect(store.open(`${sealedBy010.slice(0, -6)}AAAAAA`)).toBeNull();
+  });
+
   it('round trips any UTF-8 text and never produces the same sealed value twice', () => {
     const store = cookieStore({ secret: OLD });
     for (const text of ['', 'hello', JSON.stringify({ id: 'u', roles: ['a'], note: 'ünïcödé ✓ 🙂' }), 'x'.repeat(2000)]) {

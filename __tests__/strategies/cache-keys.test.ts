@@ -1,6 +1,6 @@
 /**
  * The per-credential caches (verified tokens, opened sealed cookies, unsigned session ids) are keyed by the
- * credential's tail (lib/state/credential-cache.ts). A credential that shares a cached one's tail but differs
+ * credential's tail (lib/cache/credential-cache.ts). A credential that shares a cached one's tail but differs
  * anywhere else must be a miss, verified in full and refused: never answered from the other credential's entry.
  */
 import request from 'supertest';

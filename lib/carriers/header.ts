@@ -25,3 +25,10 @@ export function readBearer(req: Request, maxBytes: number): string | null {
   if (token === '') throw new InvalidCredentialError();
   return token;
 }
+
+/**
+ * Response header carrying a re-issued access token when the old one came in `Authorization: Bearer`
+ * and was re-issued (`refreshPrincipal` reloaded its data, or a migration moved it). Clients replace their stored token with it
+ * (cross-origin apps: it is listed in `Access-Control-Expose-Headers`).
+ */
+export const REISSUED_TOKEN_HEADER = 'X-Access-Token';

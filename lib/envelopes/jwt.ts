@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import { CredentialExpiredError, InvalidCredentialError } from '../errors';
 import type { ResolvedKey } from './jwt-keys';
 import { isHighS, toLowS } from './ecdsa';
-import { CredentialCache } from '../state/credential-cache';
+import { CredentialCache } from '../cache/credential-cache';
 
 /** Where verification keys come from: a local list, or a remote JWKS (verify-only). */
 export interface KeySource {

@@ -1,4 +1,4 @@
-import { Lru } from './lru';
+import { Lru } from '../cache/lru';
 
 /**
  * Parsed session records, per session id, for as long as the stored text is unchanged: a record read again

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { RevocationLog, RevocationLogFollower, StateStore } from '../types';
 import { configError } from '../errors';
 import { toMs } from '../duration';
-import { Lru } from './lru';
+import { Lru } from '../cache/lru';
 
 /**
  * A bounded local cache of session records (statefulJwt, sessionCookie on a server-side store), kept coherent
@@ -56,7 +56,9 @@ export interface RecordCache<V> {
   put(key: string, value: V, since: number): void;
   /** Drops the keys here and tells every other instance; resolves once the invalidation is in the log. */
   invalidate(keys: readonly string[]): Promise<void>;
-  /** Drops the keys here only. */
+  /** Drops the keys here only (another cache of this process has told everyone else). */
+  forget(keys: readonly string[]): void;
+  /** Drops the key here only. */
   drop(key: string): void;
   close(): Promise<void>;
 }
@@ -108,6 +110,7 @@ class LocalCache<V> implements RecordCache<V> {
     if (since === this.generation) this.lru.set(key, value);
   }
   drop(key: string): void { this.lru.delete(key); }
+  forget(keys: readonly string[]): void { this.remote(keys); }
   /** From another instance. */
   remote(keys: readonly string[]): void {
     this.generation += 1;

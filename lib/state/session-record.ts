@@ -2,7 +2,7 @@ import type { Identity, Principal, StrategyName } from '../types';
 import { configError, CredentialExpiredError, InvalidCredentialError } from '../errors';
 import { toMs } from '../duration';
 import { sanitizeIdentity, type MappedIdentity } from '../claims';
-import { makePrincipal } from '../strategies/principal-of';
+import { makePrincipal } from '../principal-of';
 
 /** What a stateful session holds, wherever it is kept (store or encrypted cookie). */
 export interface SessionRecord {

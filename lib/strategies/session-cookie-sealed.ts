@@ -6,8 +6,8 @@ import { clearCookie, hasCookie, readCookie, resolveCookie, writeCookie } from '
 import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
-import { loginAuthTime } from '../migration';
-import { CredentialCache } from '../state/credential-cache';
+import { loginAuthTime } from '../auth-time';
+import { CredentialCache } from '../cache/credential-cache';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;

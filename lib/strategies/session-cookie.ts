@@ -1,25 +1,20 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import session from 'express-session';
-import { createSecretKey } from 'node:crypto';
-import signature from 'cookie-signature';
-import type { AnyStore, Authenticated, CookieOptions, Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { configError, CredentialExpiredError, InvalidCredentialError, StoreUnavailableError } from '../errors';
-import { resolveCookie, readCookie, clearCookie, hasCookie } from '../carriers/cookie';
+import type { Request, Response } from 'express';
+import type { AnyStore, CookieOptions, Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import { configError, InvalidCredentialError, StoreUnavailableError } from '../errors';
+import { resolveCookie, readCookie, clearCookie, hasCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
-import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
+import { resolveTimeouts, type ResolvedTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
+import { SignedSessionIdEnvelope } from '../envelopes/signed-session-id';
 import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
-import { loginAuthTime } from '../migration';
-import { pruneIndex } from '../state/session-index';
-import { parsedRecords } from '../state/parsed-records';
-import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
-import { CredentialCache } from '../state/credential-cache';
+import { loginAuthTime } from '../auth-time';
+import { EXPRESS_SESSION_LAYOUT } from '../state/record-layout';
+import { SessionRecords } from '../state/session-records';
+import type { RecordCacheSetting } from '../state/record-cache';
 
-const UNSIGNED_MAX = 10_000;
-
-/** `answer`: the Authenticated handed out on hits, built once per entry. */
-interface Cached { principal: Principal; slideAt: number; deadline: number; answer?: Authenticated }
+/** Longest cookie value read before any decoding. */
+const MAX_COOKIE_CHARS = 8192;
 
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
@@ -47,9 +42,18 @@ declare module 'express-session' {
   }
 }
 
+/** express-session's `cookie` field of a session, so an express-session app reading this record finds what it expects. */
+function sessionCookieField(cookie: ResolvedCookie, timeouts: ResolvedTimeouts, now = Date.now()) {
+  return {
+    originalMaxAge: timeouts.absoluteMs, expires: new Date(now + timeouts.absoluteMs).toISOString(),
+    secure: cookie.secure, httpOnly: true, path: cookie.path, sameSite: cookie.sameSite, ...(cookie.domain ? { domain: cookie.domain } : {}),
+  };
+}
+
 /**
- * A classic session: a signed session-id cookie backed by a store (express-session underneath),
- * or an encrypted cookie holding the session itself (`cookieStore`).
+ * A classic session: a signed session-id cookie backed by a store, or an encrypted cookie holding the session
+ * itself (`cookieStore`). Carrier: cookie; envelope: express-session's signed session id; state: the store's
+ * session-record repository, in express-session's record format.
  * @example
  * principal({ strategy: sessionCookie({ secret, store: redisStore({ client }) }) })
  */
@@ -61,181 +65,57 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   if (isCookieStore(options?.store)) return sealedSessionCookie({ ...options, cookie: cookieOptions, store: options.store });
   if (!isStateStore(options?.store)) throw configError('sessionCookie needs `store`: redisStore({ client }), memoryStore() or cookieStore({ secret })');
   if (options.revocation !== undefined) throw configError('`revocation` is only for cookieStore; server-side sessions are revoked by deleting them');
-  const secrets = checkSecrets(options.secret, 'sessionCookie secret');
-  const store: StateStore = options.store;
-  const cookie = resolveCookie(cookieOptions, 'sid');
+  return storedSessionCookie(options, options.store, resolveCookie(cookieOptions, 'sid'));
+}
+
+function storedSessionCookie(options: SessionCookieOptions, store: StateStore, cookie: ResolvedCookie): Strategy {
   const timeouts = resolveTimeouts(options);
-  const sessionStore = store.sessionStore();
-  const middleware: RequestHandler = session({
-    name: cookie.name,
-    secret: secrets,
-    store: sessionStore,
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    unset: 'destroy',
-    cookie: { httpOnly: true, secure: cookie.secure, sameSite: cookie.sameSite, path: cookie.path, ...(cookie.domain ? { domain: cookie.domain } : {}), maxAge: timeouts.absoluteMs },
-  });
+  // express-session's session ids are 24 random bytes.
+  const records = new SessionRecords(store, EXPRESS_SESSION_LAYOUT, { timeouts, recordCache: options.recordCache, sidBytes: 24 });
+  const envelope = new SignedSessionIdEnvelope(checkSecrets(options.secret, 'sessionCookie secret'), (sid) => records.key(sid));
+  const online = followConnection(store);
 
-  const sessKey = (sid: string) => `sess:${sid}`;
-  const cache = createRecordCache<Cached>(store, options.recordCache);
-  // cookie-signature over KeyObjects built once (a string secret is re-parsed by createHmac on every call).
-  const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
-  /** A session id and its record key, kept as one string per session: the cache lookup then reuses its hash. */
-  interface Unsigned { sid: string; key: string }
-  /** Cookie values whose signature checked out (deterministic for a given secret list); bounded. */
-  const unsigned = new CredentialCache<Unsigned>(UNSIGNED_MAX);
-
-  /** express-session's cookie format: `s:<sid>.<sig>`, the first secret that verifies wins. */
-  function unsign(raw: string): Unsigned | null {
-    const known = unsigned.get(raw);
-    if (known !== undefined) return known;
-    if (!raw.startsWith('s:')) return null;
-    const value = raw.slice(2);
-    for (const key of keys) {
-      const sid = signature.unsign(value, key as unknown as string);
-      if (sid !== false) {
-        const entry = { sid, key: sessKey(sid) };
-        unsigned.set(raw, entry);
-        return entry;
-      }
-    }
-    return null;
-  }
-
-  // express-session skips the session while its store says "disconnected": for us that is an outage (503).
-  let storeReady = true;
-  const onDisconnect = () => { storeReady = false; };
-  const onConnect = () => { storeReady = true; };
-  sessionStore.on('disconnect', onDisconnect);
-  sessionStore.on('connect', onConnect);
-
-  /** Runs express-session (login only); its "no session" outcome (store down) is an outage, not anonymity. */
-  function ensureSession(req: Request, res: Response): Promise<session.Session & Partial<session.SessionData>> {
-    if (req.session) return Promise.resolve(req.session);
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const done: NextFunction = (err?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (err !== undefined && err !== null) reject(new StoreUnavailableError(err));
-        else if (!req.session) reject(new StoreUnavailableError());
-        else resolve(req.session);
-      };
-      middleware(req, res, done);
-    });
-  }
-
-  const call = <T>(fn: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> =>
-    new Promise((resolve, reject) => fn((err, value) => (err ? reject(new StoreUnavailableError(err)) : resolve(value))));
-
-  const ready = () => { if (!storeReady) throw new StoreUnavailableError(); };
-  const getSession = (sid: string) => { ready(); return call<session.SessionData | null>((cb) => sessionStore.get(sid, cb)); };
-  const setSession = (sid: string, data: session.SessionData) => { ready(); return call<void>((cb) => sessionStore.set(sid, data, cb)); };
-  const destroySession = (sid: string) => { ready(); return call<void>((cb) => sessionStore.destroy(sid, cb)); };
-  /** Tells the local cache and every other instance's that these sessions changed or are gone. */
-  async function changed(sids: readonly string[]): Promise<void> {
-    if (cache !== null && sids.length > 0) await cache.invalidate(sids.map(sessKey));
-  }
-
-  /**
-   * The read path, without express-session: cookie → signature → record (bounded store read, or the local
-   * cache) → deadlines → Principal. The idle deadline slides at most once per touchInterval.
-   */
-  function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
-    const raw = readCookie(req, cookie, 8192);
+  function authenticate(req: Request) {
+    const raw = readCookie(req, cookie, MAX_COOKIE_CHARS);
     if (raw === null) return null;
-    const found = unsign(raw);
+    const found = envelope.open(raw);
     if (found === null) throw new InvalidCredentialError();
-    const sid = found.sid;
-    if (!storeReady) throw new StoreUnavailableError();
-    if (cache !== null) {
-      const hit = cache.get(found.key);
-      if (hit !== undefined) {
-        const now = Date.now();
-        // Past a deadline, due to slide or older than entryTtlMs: the store decides (another instance may have slid it meanwhile).
-        if (now < hit.slideAt && now < hit.deadline) return (hit.answer ??= Object.freeze({ principal: hit.principal, carrier: 'cookie' as const }));
-      }
-    }
-    return fromStore(sid);
-  }
-
-  async function fromStore(sid: string): Promise<Authenticated> {
-    const since = cache?.begin() ?? 0;
-    ready();
-    // The raw JSON connect-redis (and the memory session store) keep under `sess:<sid>`: read it as is, so
-    // the slide below can be a compare-and-set.
-    const raw = await store.get(sessKey(sid));
-    if (raw === null) throw new InvalidCredentialError();
-    const read = parse(raw, sid);
-    let { record, principal } = read;
-    let slid = false;
-    try {
-      if (checkRecord(record, timeouts.touchMs)) {
-        record = { ...record, lastSeen: Date.now() };
-        principal = recordPrincipal(record, 'session-cookie', sid);
-        // Only if unchanged since we read it: never resurrect a logged-out session or undo a demotion.
-        await store.swap(sessKey(sid), raw, JSON.stringify({ ...read.data, ep: record }), remainingMs(record));
-        slid = true;
-      }
-    } catch (err) {
-      if (err instanceof CredentialExpiredError) {
-        await destroySession(sid);
-        await changed([sid]).catch(() => undefined);
-      }
-      throw err;
-    }
-    if (cache !== null) {
-      // After a slide the next request reloads (never cache a value this instance has just invalidated).
-      if (slid) await cache.invalidate([sessKey(sid)]);
-      else cache.put(sessKey(sid), { principal, slideAt: Math.min(record.lastSeen + timeouts.touchMs, Date.now() + cache.entryTtlMs), deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
-    }
-    return { principal, carrier: 'cookie' };
+    if (!online.ready) throw new StoreUnavailableError();
+    return records.authenticate(found.sid, null, 'cookie', found.key);
   }
 
   async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
-    // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
-    const authAt = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
-    const record = newRecord(identity, timeouts, authAt);
-    const sess = await ensureSession(req, res);
+    if (!online.ready) throw new StoreUnavailableError();
+    const raw = readCookie(req, cookie, MAX_COOKIE_CHARS);
+    const old = raw === null ? null : envelope.open(raw);
+    // One write; the cookie is set only once the session is stored, so a failed login leaves the client's cookie as it was.
+    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), { cookie: sessionCookieField(cookie, timeouts) });
     // A new id at every login: a planted or stolen pre-login id never becomes authenticated.
-    const oldSid = req.sessionID;
-    const oldOwner = sess.ep?.id;
-    await call<void>((cb) => sess.regenerate(cb));
-    if (oldOwner !== undefined) await changed([oldSid]);
-    const fresh = req.session;
-    fresh.ep = record;
-    await call<void>((cb) => fresh.save(cb));
-    await store.indexAdd(record.id, req.sessionID, timeouts.absoluteMs);
-    await pruneIndex(store, record.id, sessKey);
-    if (oldOwner !== undefined) await store.indexRemove(oldOwner, [oldSid]);
-    return { token: null, expiresAt: new Date(record.absExp), sessionId: req.sessionID };
+    if (old !== null && old.sid !== sid) await endOld(old.sid, previous, sid);
+    // Like express-session, a Secure cookie goes out only on a secure request (never a session id in clear text).
+    if (!cookie.secure || req.secure) writeCookie(res, cookie, envelope.sign(sid), timeouts.absoluteMs);
+    return { token: null, expiresAt: new Date(record.absExp), sessionId: sid };
+  }
+
+  /** The session the login replaces; if it cannot be ended, the new one is withdrawn and the login fails. */
+  async function endOld(oldSid: string, previous: Principal | null, newSid: string): Promise<void> {
+    const owner = previous !== null && previous.strategy === 'session-cookie' && previous.sessionId === oldSid ? previous.id : null;
+    try {
+      await records.destroy(oldSid, owner);
+    } catch (err) {
+      await records.destroy(newSid, null).catch(() => undefined);
+      throw err;
+    }
   }
 
   async function logout(req: Request, res: Response, current: Principal | null) {
-    const raw = readCookie(req, cookie, 8192);
-    const sid = req.session ? req.sessionID : raw === null ? null : (unsign(raw)?.sid ?? null);
+    const raw = readCookie(req, cookie, MAX_COOKIE_CHARS);
+    const sid = raw === null ? null : (envelope.open(raw)?.sid ?? null);
     if (sid !== null) {
-      await changed([sid]); // before too: a failed announcement deletes nothing, so a retry still finds it
-      await destroySession(sid);
-      await changed([sid]);
-      if (current) await store.indexRemove(current.id, [sid]);
+      if (!online.ready) throw new StoreUnavailableError();
+      await records.destroy(sid, current?.sessionId === sid ? current.id : null);
     }
     clearCookie(res, cookie);
-  }
-
-  const parse = parsedRecords(10_000, (raw, sid) => {
-    const data = parseSession(raw);
-    const record = Object.freeze(parseRecord(data.ep));
-    return { data, record, principal: recordPrincipal(record, 'session-cookie', sid) };
-  });
-
-  function parseSession(raw: string): session.SessionData {
-    try {
-      const data = JSON.parse(raw) as session.SessionData;
-      if (typeof data === 'object' && data !== null && data.ep !== undefined) return data;
-    } catch { /* not ours */ }
-    throw new InvalidCredentialError();
   }
 
   return {
@@ -245,38 +125,29 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
     authenticate,
     login,
     logout,
-    async revokeAll(subject) {
-      const sids = await store.indexMembers(subject);
-      await Promise.all(sids.map((sid) => destroySession(sid)));
-      await changed(sids);
-      await store.indexRemove(subject, sids);
-    },
-    /** refreshPrincipal: rewrites this session's record in the store. */
-    async rehydrate(_req, _res, current, identity) {
-      const sid = current.sessionId as string;
-      const data = await getSession(sid);
-      if (!data?.ep) throw new InvalidCredentialError();
-      const ep = patchRecord(parseRecord(data.ep), { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} });
-      await setSession(sid, { ...data, ep });
-      await changed([sid]);
-      return recordPrincipal(ep, 'session-cookie', sid);
-    },
-    async update(subject, patch) {
-      const patched: string[] = [];
-      for (const sid of await store.indexMembers(subject)) {
-        const data = await getSession(sid);
-        if (!data?.ep) continue;
-        await setSession(sid, { ...data, ep: patchRecord(parseRecord(data.ep), patch) });
-        patched.push(sid);
-      }
-      await changed(patched);
-      return patched.length;
-    },
+    revokeAll: async (subject) => { await records.repository.revokeAll(subject); },
+    rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity),
+    update: (subject, patch) => records.repository.update(subject, patch),
+    sessionState: records.repository,
     async close() {
-      sessionStore.off('disconnect', onDisconnect);
-      sessionStore.off('connect', onConnect);
-      unsigned.clear();
-      await cache?.close();
+      online.close();
+      envelope.clear();
+      await records.close();
     },
   };
+}
+
+/**
+ * The store's express-session Store reports "disconnect" / "connect" (connect-redis, or an app emitting them):
+ * while it says disconnected, sessions cannot be trusted to be current, so lookups answer 503.
+ */
+function followConnection(store: StateStore): { readonly ready: boolean; close(): void } {
+  const sessionStore = store.sessionStore();
+  const state = { ready: true, close: () => undefined as void };
+  const down = () => { state.ready = false; };
+  const up = () => { state.ready = true; };
+  sessionStore.on('disconnect', down);
+  sessionStore.on('connect', up);
+  state.close = () => { sessionStore.off('disconnect', down); sessionStore.off('connect', up); };
+  return state;
 }

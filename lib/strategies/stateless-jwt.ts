@@ -7,11 +7,11 @@ import { createRevocation, type Revocation, type RevocationTuning } from '../sta
 import { isStateStore } from '../state/store-kind';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import type { VerifiedJwt } from '../envelopes/jwt';
-import { makePrincipal } from './principal-of';
+import { makePrincipal } from '../principal-of';
 import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
-import { REISSUED_TOKEN_HEADER } from '../freshness';
+import { REISSUED_TOKEN_HEADER } from '../carriers/header';
 import { jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
-import { loginAuthTime } from '../migration';
+import { loginAuthTime } from '../auth-time';
 
 export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */

@@ -1,5 +1,5 @@
-import type { MappedIdentity } from '../claims';
-import type { Principal, StrategyName } from '../types';
+import type { MappedIdentity } from './claims';
+import type { Principal, StrategyName } from './types';
 
 /** The one place a Principal is built: frozen, same shape for every strategy. */
 export function makePrincipal(

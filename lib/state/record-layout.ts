@@ -1,0 +1,59 @@
+import type { StrategyName } from '../types';
+import { InvalidCredentialError } from '../errors';
+import { parseRecord, type SessionRecord } from './session-record';
+
+/**
+ * How one kind of session record is kept in a store: its key prefix and its serialisation. Prefixes differ
+ * between layouts, so a record key (which is also the per-subject index member) names its layout.
+ */
+export interface RecordLayout {
+  readonly strategy: StrategyName;
+  readonly prefix: string;
+  /** The record, and whatever else the stored value holds (kept as it is when the record is rewritten). */
+  decode(raw: string): Decoded;
+  encode(record: SessionRecord, rest: Readonly<Record<string, unknown>> | null): string;
+}
+
+export interface Decoded {
+  readonly record: SessionRecord;
+  readonly rest: Readonly<Record<string, unknown>> | null;
+}
+
+/** statefulJwt: the record itself, as JSON. */
+export const RECORD_LAYOUT: RecordLayout = {
+  strategy: 'stateful-jwt',
+  prefix: 's:',
+  decode: (raw) => ({ record: parseRecord(raw), rest: null }),
+  encode: (record) => JSON.stringify(record),
+};
+
+/**
+ * sessionCookie: express-session's session object (what connect-redis stores as JSON under `sess:<sid>`), with
+ * the record under `ep`. Apps moving between express-session and sessionCookie read each other's records.
+ */
+export const EXPRESS_SESSION_LAYOUT: RecordLayout = {
+  strategy: 'session-cookie',
+  prefix: 'sess:',
+  decode(raw) {
+    let data: unknown;
+    try { data = JSON.parse(raw); } catch { throw new InvalidCredentialError(); }
+    if (typeof data !== 'object' || data === null || (data as { ep?: unknown }).ep === undefined) throw new InvalidCredentialError();
+    const { ep, ...rest } = data as Record<string, unknown>;
+    return { record: parseRecord(ep), rest };
+  },
+  encode: (record, rest) => JSON.stringify({ ...rest, ep: record }),
+};
+
+export const LAYOUTS: readonly RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT];
+
+/**
+ * The record keys a per-subject index member (a session id) may name: one per layout. Session ids are random, so
+ * at most one of them holds a record; the index need not say which strategy wrote it.
+ */
+export function recordKeys(sid: string): string[] {
+  return LAYOUTS.map((layout) => layout.prefix + sid);
+}
+
+export function layoutOfKey(key: string): RecordLayout | undefined {
+  return LAYOUTS.find((layout) => key.startsWith(layout.prefix));
+}
