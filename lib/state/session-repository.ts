@@ -16,8 +16,20 @@ const REWRITE_ATTEMPTS = 5;
  */
 export class SessionRepository {
   private readonly caches = new Set<RecordCache<unknown>>();
+  private online = true;
 
-  constructor(readonly store: StateStore) {}
+  constructor(readonly store: StateStore) {
+    // A store whose express-session Store reports "disconnect" (connect-redis's signal, or an app's) cannot be
+    // trusted to hold current sessions until it reports "connect" again: fail closed meanwhile.
+    const signals = store.sessionStore();
+    signals.on('disconnect', () => { this.online = false; });
+    signals.on('connect', () => { this.online = true; });
+  }
+
+  /** Throws StoreUnavailableError while the store reports itself disconnected. */
+  ensureOnline(): void {
+    if (!this.online) throw new StoreUnavailableError(new Error('the session store reported a disconnect'));
+  }
 
   /** A record cache to keep told of every change made through this repository. */
   register(cache: RecordCache<unknown>): () => void {

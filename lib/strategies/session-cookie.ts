@@ -1,6 +1,5 @@
-import type { Request, Response } from 'express';
-import type { AnyStore, CookieOptions, Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { configError, InvalidCredentialError, StoreUnavailableError } from '../errors';
+import type { AnyStore, CookieOptions, StateStore, Strategy } from '../types';
+import { configError, InvalidCredentialError } from '../errors';
 import { resolveCookie, readCookie, clearCookie, hasCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
 import { resolveTimeouts, type ResolvedTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
@@ -8,9 +7,8 @@ import { checkSecrets } from '../envelopes/secrets';
 import { SignedSessionIdEnvelope } from '../envelopes/signed-session-id';
 import { sealedSessionCookie } from './session-cookie-sealed';
 import type { RevocationTuning } from '../state/revocation';
-import { loginAuthTime } from '../auth-time';
 import { EXPRESS_SESSION_LAYOUT } from '../state/record-layout';
-import { SessionRecords } from '../state/session-records';
+import { storedSession, type SessionCarrier } from './stored-session';
 import type { RecordCacheSetting } from '../state/record-cache';
 
 /** Longest cookie value read before any decoding. */
@@ -70,84 +68,35 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
 
 function storedSessionCookie(options: SessionCookieOptions, store: StateStore, cookie: ResolvedCookie): Strategy {
   const timeouts = resolveTimeouts(options);
-  // express-session's session ids are 24 random bytes.
-  const records = new SessionRecords(store, EXPRESS_SESSION_LAYOUT, { timeouts, recordCache: options.recordCache, sidBytes: 24 });
-  const envelope = new SignedSessionIdEnvelope(checkSecrets(options.secret, 'sessionCookie secret'), (sid) => records.key(sid));
-  const online = followConnection(store);
-
-  function authenticate(req: Request) {
-    const raw = readCookie(req, cookie, MAX_COOKIE_CHARS);
-    if (raw === null) return null;
-    const found = envelope.open(raw);
-    if (found === null) throw new InvalidCredentialError();
-    if (!online.ready) throw new StoreUnavailableError();
-    return records.authenticate(found.sid, null, 'cookie', found.key);
-  }
-
-  async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
-    if (!online.ready) throw new StoreUnavailableError();
-    const raw = readCookie(req, cookie, MAX_COOKIE_CHARS);
-    const old = raw === null ? null : envelope.open(raw);
-    // One write; the cookie is set only once the session is stored, so a failed login leaves the client's cookie as it was.
-    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), { cookie: sessionCookieField(cookie, timeouts) });
-    // A new id at every login: a planted or stolen pre-login id never becomes authenticated.
-    if (old !== null && old.sid !== sid) await endOld(old.sid, previous, sid);
-    // Like express-session, a Secure cookie goes out only on a secure request (never a session id in clear text).
-    if (!cookie.secure || req.secure) writeCookie(res, cookie, envelope.sign(sid), timeouts.absoluteMs);
-    return { token: null, expiresAt: new Date(record.absExp), sessionId: sid };
-  }
-
-  /** The session the login replaces; if it cannot be ended, the new one is withdrawn and the login fails. */
-  async function endOld(oldSid: string, previous: Principal | null, newSid: string): Promise<void> {
-    const owner = previous !== null && previous.strategy === 'session-cookie' && previous.sessionId === oldSid ? previous.id : null;
-    try {
-      await records.destroy(oldSid, owner);
-    } catch (err) {
-      await records.destroy(newSid, null).catch(() => undefined);
-      throw err;
-    }
-  }
-
-  async function logout(req: Request, res: Response, current: Principal | null) {
-    const raw = readCookie(req, cookie, MAX_COOKIE_CHARS);
-    const sid = raw === null ? null : (envelope.open(raw)?.sid ?? null);
-    if (sid !== null) {
-      if (!online.ready) throw new StoreUnavailableError();
-      await records.destroy(sid, current?.sessionId === sid ? current.id : null);
-    }
-    clearCookie(res, cookie);
-  }
-
-  return {
-    name: 'session-cookie',
-    carriers: ['cookie'],
-    present: (req) => (hasCookie(req, cookie) ? 'cookie' : null),
-    authenticate,
-    login,
-    logout,
-    revokeAll: async (subject) => { await records.repository.revokeAll(subject); },
-    rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity),
-    update: (subject, patch) => records.repository.update(subject, patch),
-    sessionState: records.repository,
-    async close() {
-      online.close();
-      envelope.clear();
-      await records.close();
+  const envelope = new SignedSessionIdEnvelope(checkSecrets(options.secret, 'sessionCookie secret'), (sid) => EXPRESS_SESSION_LAYOUT.prefix + sid);
+  return storedSession({
+    name: 'session-cookie', carrier: sessionIdCookie(cookie), store, layout: EXPRESS_SESSION_LAYOUT, timeouts, recordCache: options.recordCache,
+    // express-session's session ids are 24 random bytes.
+    sidBytes: 24,
+    envelope: {
+      open(value) {
+        const found = envelope.open(value);
+        if (found === null) throw new InvalidCredentialError();
+        return { sid: found.sid, subject: null, key: found.key };
+      },
+      seal: (sid) => envelope.sign(sid),
     },
-  };
+    extra: () => ({ cookie: sessionCookieField(cookie, timeouts) }),
+  });
 }
 
-/**
- * The store's express-session Store reports "disconnect" / "connect" (connect-redis, or an app emitting them):
- * while it says disconnected, sessions cannot be trusted to be current, so lookups answer 503.
- */
-function followConnection(store: StateStore): { readonly ready: boolean; close(): void } {
-  const sessionStore = store.sessionStore();
-  const state = { ready: true, close: () => undefined as void };
-  const down = () => { state.ready = false; };
-  const up = () => { state.ready = true; };
-  sessionStore.on('disconnect', down);
-  sessionStore.on('connect', up);
-  state.close = () => { sessionStore.off('disconnect', down); sessionStore.off('connect', up); };
-  return state;
+function sessionIdCookie(cookie: ResolvedCookie): SessionCarrier {
+  return {
+    kinds: ['cookie'],
+    present: (req) => (hasCookie(req, cookie) ? 'cookie' : null),
+    read(req) {
+      const value = readCookie(req, cookie, MAX_COOKIE_CHARS);
+      return value === null ? null : { value, carrier: 'cookie' };
+    },
+    write(req, res, value, ttlMs) {
+      // Like express-session, a Secure cookie goes out only on a secure request (never a session id in clear text).
+      if (!cookie.secure || req.secure) writeCookie(res, cookie, value, ttlMs);
+    },
+    clear: (res) => clearCookie(res, cookie),
+  };
 }

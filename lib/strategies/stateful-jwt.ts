@@ -1,14 +1,13 @@
-import type { Request, Response } from 'express';
-import type { Authenticated, CarrierKind, Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import type { StateStore, Strategy } from '../types';
 import { configError, InvalidCredentialError } from '../errors';
 import { isStateStore } from '../state/store-kind';
 import { resolveTimeouts, type SessionTimeouts } from '../state/session-record';
-import { jwtParts, type JwtCommonOptions } from './jwt-common';
-import { SESSION_TOKEN_TYP, type VerifiedJwt } from '../envelopes/jwt';
 import { RECORD_LAYOUT } from '../state/record-layout';
-import { SessionRecords } from '../state/session-records';
-import { loginAuthTime } from '../auth-time';
 import type { RecordCacheSetting } from '../state/record-cache';
+import { SESSION_TOKEN_TYP, type JwtEnvelope, type VerifiedJwt } from '../envelopes/jwt';
+import type { TokenCarrier } from '../carriers/token-carrier';
+import { jwtParts, type JwtCommonOptions } from './jwt-common';
+import { storedSession, type SessionCarrier, type SessionEnvelope, type SessionRef } from './stored-session';
 
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   /** Where session records live: `redisStore()` or `memoryStore()`. */
@@ -22,9 +21,9 @@ export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
 }
 
 /**
- * The token carries only `sid` and `sub`; roles and claims live in the store, so logout and
- * role changes take effect on the next request. Carrier: bearer header and/or cookie; envelope: JWT;
- * state: the store's session-record repository.
+ * The token carries only `sid` and `sub`; roles and claims live in the store, so logout and role changes take
+ * effect on the next request. Carrier: bearer header and/or cookie; envelope: JWT (`typ: session+jwt`); state: the
+ * store's session records.
  * @example
  * principal({ strategy: statefulJwt({ secret, store: redisStore({ client }) }) })
  */
@@ -33,48 +32,38 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     throw configError('statefulJwt needs `store`: redisStore({ client }) or memoryStore() (cookieStore cannot hold server-side sessions)');
   }
   const { envelope, carrier } = jwtParts(options, undefined, SESSION_TOKEN_TYP);
-  const timeouts = resolveTimeouts(options);
-  const records = new SessionRecords(options.store, RECORD_LAYOUT, { timeouts, recordCache: options.recordCache, sidBytes: 18 });
+  return storedSession({
+    name: 'stateful-jwt', carrier: tokenSessionCarrier(carrier), envelope: sessionJwt(envelope),
+    store: options.store, layout: RECORD_LAYOUT, timeouts: resolveTimeouts(options), recordCache: options.recordCache, sidBytes: 18,
+  });
+}
 
-  function withRecord(verified: VerifiedJwt, kind: CarrierKind): Authenticated | Promise<Authenticated> {
-    const { sid, sub } = verified.payload;
-    if (typeof sid !== 'string' || typeof sub !== 'string' || sid.length > 128) throw new InvalidCredentialError();
-    // The record key, built once per token: the same string on every request, so the cache lookup reuses its hash.
-    return records.authenticate(sid, sub, kind, (verified.memo ??= records.key(sid)) as string);
-  }
-
-  function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
-    const found = carrier.read(req);
-    if (found === null) return null;
-    const verified = envelope.verify(found.token);
-    if (verified instanceof Promise) return verified.then((v) => withRecord(v, found.carrier));
-    return withRecord(verified, found.carrier);
-  }
-
-  async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
-    // A login is a proof of identity: the login time starts now (or is kept by a migration re-issue, lib/migration.ts).
-    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous));
-    // Rotating the session id at login: the previous session (if any) ends here.
-    if (previous?.sessionId && previous.strategy === 'stateful-jwt') await records.destroy(previous.sessionId, previous.id);
-    const signed = envelope.sign({ sub: record.id, sid }, timeouts.absoluteMs);
-    carrier.write(res, signed.token, timeouts.absoluteMs);
-    return { token: carrier.kinds.includes('header') ? signed.token : null, expiresAt: new Date(record.absExp), sessionId: sid };
-  }
-
+function tokenSessionCarrier(carrier: TokenCarrier): SessionCarrier {
   return {
-    name: 'stateful-jwt',
-    carriers: carrier.kinds,
+    kinds: carrier.kinds,
     present: (req) => carrier.present(req),
-    authenticate,
-    login,
-    async logout(_req, res, current) {
-      if (current?.sessionId) await records.destroy(current.sessionId, current.id);
-      carrier.clear(res);
+    read(req) {
+      const found = carrier.read(req);
+      return found === null ? null : { value: found.token, carrier: found.carrier };
     },
-    revokeAll: async (subject) => { await records.repository.revokeAll(subject); },
-    rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity),
-    update: (subject, patch) => records.repository.update(subject, patch),
-    sessionState: records.repository,
-    close: () => records.close(),
+    write: (_req, res, value, ttlMs) => carrier.write(res, value, ttlMs),
+    clear: (res) => carrier.clear(res),
+  };
+}
+
+/** A JWT naming a session: `{ sub, sid }`. The record key is kept on the verified token, so it is built once per token. */
+function sessionJwt(envelope: JwtEnvelope): SessionEnvelope {
+  const refOf = (verified: VerifiedJwt): SessionRef => {
+    if (verified.memo !== undefined) return verified.memo as SessionRef;
+    const { sid, sub } = verified.payload;
+    if (typeof sid !== 'string' || typeof sub !== 'string') throw new InvalidCredentialError();
+    return (verified.memo = Object.freeze({ sid, subject: sub, key: RECORD_LAYOUT.prefix + sid }));
+  };
+  return {
+    open(value) {
+      const verified = envelope.verify(value);
+      return verified instanceof Promise ? verified.then(refOf) : refOf(verified);
+    },
+    seal: (sid, subject, ttlMs) => envelope.sign({ sub: subject, sid }, ttlMs).token,
   };
 }
