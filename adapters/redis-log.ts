@@ -142,7 +142,8 @@ function follow(
   })();
 
   /** Where to resume; reports entries we can no longer read, and a server or log that lost its data. */
-  async function position(c: RawConn, lastId: string | null): Promise<string> {
+  async function position(c: RawConn, at: string | null): Promise<string> {
+    let lastId = at === '0-0' ? null : at; // '0-0': nothing read yet, so the log is followed from its start
     if (await restarted(c)) listener.reset?.();
     const info = await streamInfo(c);
     if (info === null) {
