@@ -65,6 +65,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
     async get(key) { return get(key); },
     async getMany(keys) { return keys.map(get); },
     async set(key, value, ttlMs) { set(key, value, ttlMs); },
+    async setMax(key, value, ttlMs) {
+      const entry = data.get(prefix + key);
+      if (!live(entry)) return set(key, String(value), ttlMs);
+      const held = entry as Entry;
+      if (value > Number(held.value)) held.value = String(value);
+      held.expiresAt = Math.max(held.expiresAt, Date.now() + ttlMs);
+    },
     async swap(key, expected, value, ttlMs) {
       if (get(key) !== expected) return false;
       set(key, value, ttlMs);

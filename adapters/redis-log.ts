@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { RevocationLog, RevocationLogFollower, RevocationLogListener } from '../lib/types';
+import { SET_MAX } from './redis-set-max';
 
 /**
  * The revocation log on Redis: a Stream at `<prefix>rv:log`.
@@ -8,8 +9,13 @@ import type { RevocationLog, RevocationLogFollower, RevocationLogListener } from
  * by time (MINID ~ now − retention), so the log never holds more than one token lifetime of revocations.
  * Each instance follows it on its own duplicate connection with `XREAD BLOCK`: a log, not pub/sub, so a
  * follower that was disconnected resumes from the last id it saw and loses nothing. If entries it never saw
- * were trimmed meanwhile (XINFO STREAM `max-deleted-entry-id` past its position), it reports a gap so the
- * cache sends the tokens those entries could affect to a direct lookup.
+ * may have been trimmed meanwhile, it reports a gap so the cache sends the tokens those entries could affect to
+ * a direct lookup. That is decided from the log's first entry and its count of entries ever added, never from
+ * `max-deleted-entry-id` (Redis 7.0 leaves it at 0-0 when a stream is trimmed). A server that restarted (another
+ * run id) or a log that vanished is reported as a reset.
+ *
+ * Writers with different retention (a 12-hour cookie session and a 15-minute JWT on one prefix) share the log:
+ * `<log>:keep` holds the longest retention any writer still needs, and no writer trims below it.
  */
 
 /** Entries read per round; a round that returns fewer has caught up with the log. */
@@ -44,17 +50,21 @@ export function redisRevocationLog(client: unknown, prefix: string, run: Run): R
   const key = `${prefix}rv:log`;
   // node-redis clusters take (firstKey, isReadonly, args); single clients take (args).
   const cluster = app.masters !== undefined;
-  const send = (conn: RawConn, readonly: boolean, args: string[]) =>
-    (cluster ? conn.sendCommand(key, readonly, args) : conn.sendCommand(args));
+  const send = (conn: RawConn, readonly: boolean, args: string[], route = key) =>
+    (cluster ? conn.sendCommand(route, readonly, args) : conn.sendCommand(args));
+  const keepKey = `${key}:keep`;
 
   return {
     append: (fields, retainMs) => run(async () => {
-      const minId = Math.max(0, Math.floor(Date.now() - retainMs - TRIM_MARGIN_MS));
+      const retain = Math.ceil(retainMs);
+      // Raised before the entry is added: a writer that trims after our entry exists sees our retention.
+      const keep = Number(await send(app as RawConn, false, ['EVAL', SET_MAX, '1', keepKey, String(retain), String(retain + TRIM_MARGIN_MS)], keepKey));
+      const minId = Math.max(0, Math.floor(Date.now() - Math.max(retain, keep) - TRIM_MARGIN_MS));
       // The log key carries a TTL like every key: with no revocation for a whole lifetime, nothing in it matters.
       await Promise.all([
         send(app as RawConn, false, ['XADD', key, 'MINID', '~', String(minId), '*', ...fields]),
-        send(app as RawConn, false, ['PEXPIRE', key, String(Math.ceil(retainMs + TRIM_MARGIN_MS)), 'GT']),
-        send(app as RawConn, false, ['PEXPIRE', key, String(Math.ceil(retainMs + TRIM_MARGIN_MS)), 'NX']),
+        send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'GT']),
+        send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'NX']),
       ]);
     }),
     follow: (listener, blockMs) => follow(app, key, send, listener, Math.max(1, Math.floor(blockMs))),
@@ -71,6 +81,10 @@ function follow(
   let closed = false;
   let conn: RawConn | null = null;
   let wake: (() => void) | null = null;
+  /** Run id of the server at the last connection; undefined before the first. */
+  let runId: string | null | undefined;
+  /** Whether the log existed at some point while we followed it (its vanishing then means it was lost). */
+  let seen = false;
   // Named so operators (and tests) can find it in CLIENT LIST.
   const name = followerName(app);
   // A cluster names the connections it opens through `defaults`.
@@ -107,6 +121,7 @@ function follow(
         const items = parseXRead(reply);
         if (items.length > 0) {
           lastId = (items[items.length - 1] as StreamItem).id;
+          seen = true;
           listener.entries(items.map((item) => item.fields));
         }
         // Everything appended before the command left us is in this reply (or there was nothing).
@@ -126,26 +141,62 @@ function follow(
     }
   })();
 
-  /** Where to resume; reports entries we can no longer read. */
-  async function position(c: RawConn, lastId: string | null): Promise<string> {
-    let info: Map<string, unknown>;
+  /** Where to resume; reports entries we can no longer read, and a server or log that lost its data. */
+  async function position(c: RawConn, at: string | null): Promise<string> {
+    let lastId = at === '0-0' ? null : at; // '0-0': nothing read yet, so the log is followed from its start
+    if (await restarted(c)) listener.reset?.();
+    const info = await streamInfo(c);
+    if (info === null) {
+      if (seen) lost();
+      seen = false;
+      return '0-0'; // nothing to read yet; a log created later is read from its start
+    }
+    seen = true;
+    const lastGenerated = String(info.get('last-generated-id') ?? '0-0');
+    if (lastId !== null && compareIds(lastGenerated, lastId) < 0) {
+      lost(); // recreated below our position: what we had not read went with the old log
+      lastId = null;
+    }
+    const first = firstEntryId(info);
+    const length = Number(info.get('length') ?? 0);
+    const added = info.has('entries-added') ? Number(info.get('entries-added')) : null; // Redis >= 7
+    // From its start, the log is complete only if nothing was ever removed from it (unknown before Redis 7).
+    // From a position, entries after it were trimmed if the log now starts past it: the position itself may have
+    // been the last one removed, but nothing proves it, so that counts as a gap too.
+    const missed = lastId === null
+      ? added === null || added > length
+      : compareIds(first ?? lastGenerated, lastId) > 0;
+    if (missed) listener.gap(idMs(first === null ? lastGenerated : previousId(first)));
+    return lastId ?? '0-0';
+  }
+
+  /** Everything appended up to now may be gone, and so may what was read before. */
+  function lost(): void {
+    listener.gap(Date.now());
+    listener.reset?.();
+  }
+
+  /** Whether the server is another process than at the last connection (restarted, failed over). */
+  async function restarted(c: RawConn): Promise<boolean> {
+    let id: string | null = null;
     try {
-      info = toMap(await send(c, false, ['XINFO', 'STREAM', key]));
+      id = /run_id:(\w+)/.exec(String(await send(c, false, ['INFO', 'server'])))?.[1] ?? null;
     } catch (err) {
-      if (/no such key/i.test(String((err as Error)?.message))) return lastId ?? '0-0'; // empty log
+      // Refused (ACL, a proxy without INFO): no way to tell, so every reconnection counts as a restart.
+      if (!/^(NOPERM|ERR)/.test(String((err as Error)?.message))) throw err;
+    }
+    const previous = runId;
+    runId = id;
+    return previous !== undefined && (id === null || id !== previous);
+  }
+
+  async function streamInfo(c: RawConn): Promise<Map<string, unknown> | null> {
+    try {
+      return toMap(await send(c, false, ['XINFO', 'STREAM', key]));
+    } catch (err) {
+      if (/no such key/i.test(String((err as Error)?.message))) return null;
       throw err;
     }
-    let trimmed = typeof info.get('max-deleted-entry-id') === 'string' ? (info.get('max-deleted-entry-id') as string) : null;
-    if (trimmed === null) {
-      // Redis < 7: assume everything before the first entry was trimmed.
-      const first = info.get('first-entry');
-      const firstId = Array.isArray(first) ? String(first[0]) : (first as { id?: string } | null)?.id;
-      trimmed = firstId ? previousId(firstId) : '0-0';
-    }
-    const lastGenerated = String(info.get('last-generated-id') ?? '0-0');
-    if (lastId !== null && compareIds(lastGenerated, lastId) < 0) lastId = null; // log recreated below us: read it all
-    if (compareIds(trimmed, lastId ?? '0-0') > 0) listener.gap(idMs(trimmed));
-    return lastId ?? '0-0';
   }
 
   return {
@@ -189,6 +240,12 @@ function toMap(reply: unknown): Map<string, unknown> {
     return m;
   }
   return new Map(Object.entries((reply ?? {}) as Record<string, unknown>));
+}
+
+function firstEntryId(info: Map<string, unknown>): string | null {
+  const first = info.get('first-entry');
+  const id = Array.isArray(first) ? first[0] : (first as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' && id !== '' ? id : null;
 }
 
 function splitId(id: string): [number, number] {

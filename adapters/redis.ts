@@ -5,6 +5,7 @@ import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
 import { bounded } from './bounded';
 import { redisRevocationLog } from './redis-log';
+import { SET_MAX } from './redis-set-max';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
 
 /** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
@@ -73,6 +74,9 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     // Separate GETs issued in one tick are pipelined by node-redis (one round trip) and work on a cluster.
     getMany: (keys) => run(async () => (await Promise.all(keys.map((key) => client.get(k(key))))).map(str)),
     set: (key, value, ttlMs) => run(async () => { await client.set(k(key), value, { PX: Math.max(1, Math.ceil(ttlMs)) }); }),
+    setMax: (key, value, ttlMs) => run(async () => {
+      await client.eval(SET_MAX, { keys: [k(key)], arguments: [String(value), String(Math.max(1, Math.ceil(ttlMs)))] });
+    }),
     swap: (key, expected, value, ttlMs) => run(async () =>
       (await client.eval(SWAP, { keys: [k(key)], arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))] })) === 1),
     delete: (key) => run(async () => { await client.del(k(key)); }),

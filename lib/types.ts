@@ -67,6 +67,11 @@ export interface StateStore {
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
+   * For state several strategies share (a subject's revocation mark): keeps the larger of the held number and
+   * `value`, and the key lives at least `ttlMs` from now, never less than it already would.
+   */
+  setMax(key: string, value: number, ttlMs: number): Promise<void>;
+  /**
    * Replaces `key` only if it still holds `expected` (compare-and-set); false otherwise. Sliding a session
    * goes through here, so it can neither resurrect a record deleted meanwhile (logout, revokeAll) nor undo
    * a role change written meanwhile.
@@ -105,6 +110,8 @@ export interface RevocationLogListener {
   synced(atMs: number): void;
   /** Entries appended up to `untilEpochMs` (backend clock) may never be delivered (trimmed before we read them). */
   gap(untilEpochMs: number): void;
+  /** The backend restarted or lost its data (flushed, log deleted): anything read from it before may be gone. */
+  reset?(): void;
 }
 
 export interface RevocationLogFollower {

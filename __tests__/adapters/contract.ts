@@ -119,6 +119,23 @@ export function testStateStore(name: string, makeStore: (prefix: string) => Stat
       expect(await store.get('w')).toBeNull();
     });
 
+    it('setMax keeps the larger number and the longer TTL, whichever writes last', async () => {
+      const { store } = fresh('max');
+      const t0 = Date.now();
+      await store.setMax('m', t0, 60_000);
+      await store.setMax('m', t0 - 1, 200); // smaller and shorter: changes nothing
+      expect(await store.get('m')).toBe(String(t0)); // an epoch in ms, digit for digit
+      await store.setMax('m', t0 + 5, 200); // larger value, shorter TTL: value raised, TTL kept
+      await holdsFor(Date.now(), 600, async () => (await store.get('m')) === String(t0 + 5), 'the mark outlives the shorter TTL');
+      await store.setMax('short', 7, 250);
+      expect(await store.get('short')).toBe('7');
+      await eventually(async () => (await store.get('short')) === null, 'a mark expires with its own (longest) TTL');
+      await store.setMax('grow', 1, 200);
+      await store.setMax('grow', 1, 60_000); // a later, longer TTL extends it
+      await holdsFor(Date.now(), 500, async () => (await store.get('grow')) === '1', 'the longer TTL wins');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    });
+
     it('touch extends the TTL of a live key and does not create a missing one', async () => {
       const { store } = fresh('touch');
       const t0 = Date.now();

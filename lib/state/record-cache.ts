@@ -16,7 +16,8 @@ import { Lru } from '../cache/lru';
  *   a read sent less than `maxStaleness` ago; otherwise the cache is bypassed (the store is asked). So a change
  *   made through another instance is seen within `maxStaleness` whatever happens to the follower (killed
  *   connection, lost network): a lost message never extends staleness, it only costs round trips. Entries the
- *   follower could never read (trimmed while it was away) clear the whole cache.
+ *   follower could never read (trimmed while it was away), and a Redis that restarted or lost the stream, clear
+ *   the whole cache before the follower counts as in sync again.
  * - A store without a log (a client with no `duplicate()`): no cache.
  *
  * Entries are LRU-evicted past `max`; callers check the record's idle/absolute deadlines on every hit, and
@@ -153,8 +154,16 @@ class LoggedCache<V> extends LocalCache<V> {
         if (keys.length > 0) this.remote(keys);
       },
       synced: (atMs) => { if (atMs > this.lastSync) this.lastSync = atMs; },
-      gap: () => { this.generation += 1; this.lru.clear(); },
+      gap: () => this.forget(),
+      // Redis restarted or was flushed: the records held here may no longer exist there.
+      reset: () => this.forget(),
     }, Math.max(1, Math.floor(this.maxStalenessMs / 3)));
+  }
+
+  /** Drops everything held, and any read still in flight (it may predate what made us forget). */
+  private forget(): void {
+    this.generation += 1;
+    this.lru.clear();
   }
 
   /** Whether the follower completed a read sent within the bound. */

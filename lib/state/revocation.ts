@@ -71,7 +71,7 @@ export function storeRevocation(store: StateStore): Revocation {
     },
     async revokeAll(subject, maxLifetimeMs) {
       const now = Date.now();
-      await store.set(subjectKey(subject), String(now), maxLifetimeMs);
+      await store.setMax(subjectKey(subject), now, maxLifetimeMs);
       await pastMillisecond(now);
     },
     async close() {},
@@ -162,7 +162,7 @@ export function syncedRevocation(store: StateStore, log: RevocationLog, options:
       const now = Date.now();
       cache.addSubject(subject, now, lifetimeMs);
       await Promise.all([
-        store.set(subjectKey(subject), String(now), lifetimeMs),
+        store.setMax(subjectKey(subject), now, lifetimeMs),
         log.append(['s', subject, 'b', String(now), 'r', String(lifetimeMs)], Math.max(retainMs, lifetimeMs)),
       ]);
       await pastMillisecond(now);
