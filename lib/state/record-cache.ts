@@ -154,14 +154,14 @@ class LoggedCache<V> extends LocalCache<V> {
         if (keys.length > 0) this.remote(keys);
       },
       synced: (atMs) => { if (atMs > this.lastSync) this.lastSync = atMs; },
-      gap: () => this.forget(),
+      gap: () => this.forgetAll(),
       // Redis restarted or was flushed: the records held here may no longer exist there.
-      reset: () => this.forget(),
+      reset: () => this.forgetAll(),
     }, Math.max(1, Math.floor(this.maxStalenessMs / 3)));
   }
 
   /** Drops everything held, and any read still in flight (it may predate what made us forget). */
-  private forget(): void {
+  private forgetAll(): void {
     this.generation += 1;
     this.lru.clear();
   }
