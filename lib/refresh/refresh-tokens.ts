@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { seal, unseal } from '../envelopes/seal';
 import type { Request, Response } from 'express';
 import type { CarrierKind, Identity, StateStore } from '../types';
 import { configError, CredentialExpiredError, CredentialRevokedError, InvalidCredentialError, RefreshReusedError } from '../errors';
@@ -96,24 +97,15 @@ const familyIndex = (fam: string) => `rt:f:${fam}`;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
-function seal(successor: string, raw: string): string {
-  const key = createHash('sha256').update('ep-refresh-successor\0').update(raw).digest();
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+/** The key a successor is sealed with: derived from the used token, so only its holder can open the grace-window answer. */
+const successorKey = (raw: string) => createHash('sha256').update('ep-refresh-successor\0').update(raw).digest();
+
+function sealSuccessor(successor: string, raw: string): string {
+  return seal(successorKey(raw), successor).toString('base64url');
 }
 
-function unseal(sealed: string, raw: string): string | null {
-  try {
-    const bytes = Buffer.from(sealed, 'base64url');
-    const key = createHash('sha256').update('ep-refresh-successor\0').update(raw).digest();
-    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
-    decipher.setAuthTag(bytes.subarray(12, 28));
-    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
-  } catch {
-    return null;
-  }
+function unsealSuccessor(sealed: string, raw: string): string | null {
+  return unseal(successorKey(raw), Buffer.from(sealed, 'base64url'));
 }
 
 function parse(raw: string): RefreshRecord {
@@ -212,7 +204,7 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
     if (await ended(record.fam, record.sub, familyAtMs)) throw new CredentialRevokedError();
     const snapshot: Identity = { id: record.sub, roles: record.roles, scopes: record.scopes, claims: record.claims };
     if (record.used) {
-      const successor = record.succ !== undefined && now - (record.usedAt ?? 0) <= graceMs ? unseal(record.succ, raw) : null;
+      const successor = record.succ !== undefined && now - (record.usedAt ?? 0) <= graceMs ? unsealSuccessor(record.succ, raw) : null;
       if (successor === null) {
         // Replayed after its grace window: someone else holds a copy. End the whole login.
         await revokeFamily(record.fam);
@@ -235,7 +227,7 @@ export function refreshTokens(options: RefreshOptions, context: RefreshContext):
     if (identity.id !== record.sub) throw new TypeError('express-principal: refreshPrincipal.load returned an identity with another id');
     // Successor first, then mark used: a crash in between never strands the user.
     const successor = await issue(identity, record.authAt, record.fam, familyAtMs);
-    const used: RefreshRecord = { ...record, used: true, usedAt: now, succ: seal(successor.token, raw) };
+    const used: RefreshRecord = { ...record, used: true, usedAt: now, succ: sealSuccessor(successor.token, raw) };
     // Kept until it would have expired: a later replay must still be recognised as one. Compare-and-set:
     // if another instance rotated this token meanwhile, ours is discarded and theirs is the successor.
     if (!(await store.swap(tokenKey(hash), stored, JSON.stringify(used), Math.max(1, record.exp - now)))) {
