@@ -78,7 +78,7 @@ test('in sync, the per-request revocation check makes zero Redis commands (500 r
   const propagation = await requestPathCommands(B, () => waitUntil(async () => (await me(B, cred)).status === 401, 15_000, 'B to refuse the logged-out token'));
   expect(propagation).toEqual([]);
   expect(await me(B, cred)).toMatchObject({ status: 401, code: 'ERR_CREDENTIAL_REVOKED' });
-});
+}, 90_000);
 
 test('B’s follower cannot read the log (XREAD refused) for longer than the bound: B falls back to direct lookups, still refuses revoked tokens, and recovers by itself', async () => {
   const A = await instance('gA');

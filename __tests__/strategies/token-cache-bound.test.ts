@@ -15,10 +15,10 @@ import { principal, requireAuth, statelessJwt, type PrincipalMiddleware } from '
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
-// The flood only has to be many times the bound (here 25×); its size is not what is tested, and every
+// The flood only has to be many times the bound (here 30×); its size is not what is tested, and every
 // token is an HTTP request that a loaded machine answers slowly.
-const BOUND = 20;
-const N = 500;
+const BOUND = 10;
+const N = 300;
 
 async function serve(auth: PrincipalMiddleware, onPrincipal: (p: object) => void): Promise<{ url: URL; close: () => Promise<void> }> {
   const app = express();
