@@ -129,3 +129,38 @@ describe('bearer headers are not subject to the CSRF check', () => {
     await request(app).post('/logout').set(EVIL).set('Authorization', `Bearer ${s.token}`).expect(204);
   });
 });
+
+describe.each(cookieStrategies)('behind a reverse proxy (%s)', (_name, strategy) => {
+  // The proxy rewrites Host to the upstream's address and says what the browser addressed in X-Forwarded-*.
+  const PROXIED = { Host: '10.0.0.7:3000', 'X-Forwarded-Host': 'app.example', 'X-Forwarded-Proto': 'https' };
+
+  test('trust proxy on: a same-origin cookie POST (Origin = the forwarded host) passes, with or without a port', async () => {
+    const { app } = make(strategy());
+    app.set('trust proxy', 'loopback');
+    const s = await login(app, { id: 'u' }, { ...PROXIED, Origin: 'https://app.example' });
+    const res = await request(app).post('/me').set(PROXIED).set('Origin', 'https://app.example').set('Cookie', s.cookie as string);
+    expect([res.status, res.body.id]).toEqual([200, 'u']);
+    const withPort = { ...PROXIED, 'X-Forwarded-Host': 'app.example:8443' };
+    await request(app).post('/me').set(withPort).set('Origin', 'https://app.example:8443').set('Cookie', s.cookie as string).expect(200);
+    // A forwarded default port is the origin without one (browsers never send :443).
+    await request(app).post('/me').set({ ...PROXIED, 'X-Forwarded-Host': 'app.example:443' }).set('Origin', 'https://app.example').set('Cookie', s.cookie as string).expect(200);
+    // Another site is still another site.
+    const evil = await request(app).post('/me').set(PROXIED).set(EVIL).set('Cookie', s.cookie as string);
+    expect([evil.status, evil.body.code]).toEqual([403, 'ERR_CSRF']);
+  });
+
+  test('trust proxy off, or a peer it does not trust: a forged X-Forwarded-Host does not make a cross-site POST pass', async () => {
+    for (const trust of [false, '10.9.9.9']) {
+      const { app } = make(strategy());
+      app.set('trust proxy', trust);
+      const s = await login(app, { id: 'u' });
+      const forged = { Host: 'app.test', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https', Origin: 'https://evil.example' };
+      const res = await request(app).post('/me').set(forged).set('Cookie', s.cookie as string);
+      expect([res.status, res.body.code]).toEqual([403, 'ERR_CSRF']);
+      const forgedLogout = await request(app).post('/logout').set({ ...forged, Origin: 'http://evil.example' }).set('Cookie', s.cookie as string);
+      expect([forgedLogout.status, forgedLogout.body.code]).toEqual([403, 'ERR_CSRF']);
+      // The raw Host still defines the app's own origin.
+      await request(app).post('/me').set(SAME).set('X-Forwarded-Host', 'evil.example').set('Cookie', s.cookie as string).expect(200);
+    }
+  });
+});

@@ -131,3 +131,55 @@ test('cookie credentials: no payload carries the cookie value (sessionCookie, re
     expect(dump).not.toContain(secret);
   }
 });
+
+describe('rejected names the strategy whose credential was refused', () => {
+  const rejectedOf = (fa: FreshApp) => {
+    const seen: unknown[][] = [];
+    fa.auth.on('rejected', (...args) => { seen.push(args); });
+    return seen;
+  };
+
+  test('one strategy: stateless-jwt for a forged bearer, session-cookie for a forged cookie', async () => {
+    const jwtApp = freshApp({ strategy: statelessJwt({ secret: SECRET }) });
+    const cookieApp = freshApp({ strategy: sessionCookie({ secret: COOKIE_SECRET, store: redisStore({ client, prefix: `${prefix}d:` }), secure: false }) });
+    built.push(jwtApp, cookieApp);
+    const jwtSeen = rejectedOf(jwtApp);
+    const cookieSeen = rejectedOf(cookieApp);
+    const login = await request(jwtApp.app).post('/login').send({ id: 'dan' }).expect(200);
+    await request(jwtApp.app).get('/me').set('Authorization', `Bearer ${(login.body.token as string).slice(0, -4)}AAAA`).expect(401);
+    await request(cookieApp.app).get('/me').set('Cookie', 'sid=s%3Anot-a-session.forged').expect(401);
+    expect(jwtSeen).toEqual([['ERR_INVALID_CREDENTIAL', 'stateless-jwt']]);
+    expect(cookieSeen).toEqual([['ERR_INVALID_CREDENTIAL', 'session-cookie']]);
+  });
+
+  test('several strategies: the one whose credential was refused, not the first listed; null only for an oversized header', async () => {
+    const store = redisStore({ client, prefix: `${prefix}e:` });
+    const fa = freshApp({ strategy: [statelessJwt({ secret: SECRET, store }), sessionCookie({ secret: COOKIE_SECRET, store, secure: false })] });
+    built.push(fa);
+    const seen = rejectedOf(fa);
+    const alice = await request(fa.app).post('/login').send({ id: 'alice' }).expect(200);
+    fa.app.post('/login-cookie', (req, res, next) => { req.auth.login({ id: 'bob' }, { strategy: 'session-cookie' }).then(() => res.sendStatus(204), next); });
+    const bob = await request(fa.app).post('/login-cookie').expect(204);
+    const bobCookie = `sid=${encodeURIComponent(setCookies(bob).get('sid')?.value ?? '')}`;
+    await request(fa.app).get('/me').set('Cookie', bobCookie).expect(200);
+    const forgedBearer = `Bearer ${(alice.body.token as string).slice(0, -4)}AAAA`;
+
+    // Only a forged cookie: the cookie strategy refused it, though the JWT strategy is listed first.
+    await request(fa.app).get('/me').set('Cookie', 'sid=s%3Anot-a-session.forged').expect(401);
+    // A forged bearer next to a valid cookie: the bearer wins (header-first) and its strategy refused it.
+    await request(fa.app).get('/me').set('Authorization', forgedBearer).set('Cookie', bobCookie).expect(401);
+    // Two valid credentials naming different subjects: refused with the winning credential's strategy.
+    await request(fa.app).get('/me').set('Authorization', `Bearer ${alice.body.token as string}`).set('Cookie', bobCookie).expect(400);
+    // A cross-site POST carrying only the cookie: the cookie strategy's credential was refused.
+    await request(fa.app).post('/logout').set('Origin', 'https://evil.example').set('Cookie', bobCookie).expect(403);
+    // Refused before any strategy read it.
+    await request(fa.app).get('/me').set('Authorization', `Bearer ${'x'.repeat(9000)}`).expect(431);
+    expect(seen).toEqual([
+      ['ERR_INVALID_CREDENTIAL', 'session-cookie'],
+      ['ERR_INVALID_CREDENTIAL', 'stateless-jwt'],
+      ['ERR_CREDENTIAL_CONFLICT', 'stateless-jwt'],
+      ['ERR_CSRF', 'session-cookie'],
+      ['ERR_CREDENTIAL_TOO_LARGE', null],
+    ]);
+  });
+});

@@ -145,3 +145,18 @@ export function toAuthError(err: unknown): AuthError {
 export function configError(message: string): TypeError {
   return new TypeError(`express-principal: ${message}`);
 }
+
+/**
+ * A listener passed to `auth.on()` threw or returned a rejected promise. Never thrown: handed to `error`
+ * listeners (or `process.emitWarning` when there are none), and the request is answered as if it had not happened.
+ */
+export class ListenerError extends Error {
+  readonly code = 'ERR_LISTENER_FAILED';
+  /** The event whose listener failed. */
+  readonly event: string;
+  constructor(event: string, cause: unknown) {
+    super(`express-principal: a '${event}' listener failed; the request was answered as if it had not`, { cause });
+    this.name = 'ListenerError';
+    this.event = event;
+  }
+}

@@ -34,4 +34,4 @@ export type { JwksOptions, JwksVerifierOptions } from './envelopes/jwks-source';
 export { REISSUED_TOKEN_HEADER } from './freshness';
 export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
 export type { RefreshOptions } from './refresh/refresh-tokens';
-export { RefreshReusedError, LogoutIncompleteError, MalformedRequestError } from './errors';
+export { RefreshReusedError, LogoutIncompleteError, MalformedRequestError, ListenerError } from './errors';

@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Authenticated, CarrierKind, Identity, Issued, Principal, Strategy } from './types';
-import { AuthError, CredentialTooLargeError, CsrfError, NotSupportedError, configError, toAuthError } from './errors';
+import { AuthError, CredentialTooLargeError, CsrfError, NotSupportedError, configError, toAuthError, type ListenerError } from './errors';
+import { Listeners } from './listeners';
 import { DEFAULT_MAX_CREDENTIAL_BYTES } from './carriers/header';
 import { isCrossSite } from './carriers/csrf';
 import { resolveHierarchy, type RoleHierarchy } from './roles';
@@ -40,9 +40,13 @@ export interface PrincipalOptions {
   refreshPrincipal?: RefreshPrincipalOptions;
 }
 
-/** Typed events for logs and metrics; never carry a raw credential. */
+/**
+ * Typed events for logs and metrics; never carry a raw credential. A listener that throws or returns a
+ * rejected promise changes no answer and crashes nothing: it is reported as an `error` event.
+ */
 export interface PrincipalEvents {
   authenticated: [principal: Principal];
+  /** `strategy`: the one whose credential was refused; `null` when refused before any strategy read it (ERR_CREDENTIAL_TOO_LARGE). */
   rejected: [code: AuthError['code'], strategy: Strategy['name'] | null];
   login: [principal: { id: string; sessionId: string | null }];
   logout: [principal: { id: string; sessionId: string | null }];
@@ -52,6 +56,8 @@ export interface PrincipalEvents {
   rehydrated: [event: RehydratedEvent];
   /** A user moved from a `migrateFrom` strategy to the primary one (or failed to: `error` set, old credential kept). */
   migrated: [outcome: MigrationOutcome];
+  /** A listener failed (`error.event` names its event, `error.cause` what it threw). Without an `error` listener: `process.emitWarning(error)`. */
+  error: [error: ListenerError];
 }
 
 export interface PrincipalMiddleware extends RequestHandler {
@@ -68,8 +74,9 @@ export interface PrincipalMiddleware extends RequestHandler {
    * Mount it under `refresh.cookiePath` (e.g. `/auth/refresh/logout`), where the refresh cookie is sent.
    */
   logoutHandler(): RequestHandler;
-  on<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => void): PrincipalMiddleware;
-  off<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => void): PrincipalMiddleware;
+  /** A listener that throws or returns a rejected promise is reported as `error`; it never changes the answer. */
+  on<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => unknown): PrincipalMiddleware;
+  off<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => unknown): PrincipalMiddleware;
   /** Releases timers and subscriptions the middleware owns (never your Redis client). */
   close(): Promise<void>;
 }
@@ -98,7 +105,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   const legacy = checkMigrateFrom(options.migrateFrom, strategies);
   const acceptsHeader = strategies.some((s) => s.carriers.includes('header'));
   const usesCookie = strategies.some((s) => s.carriers.includes('cookie'));
-  const events = new EventEmitter();
+  const events = new Listeners<PrincipalEvents>();
   const fresh = options.refreshPrincipal === undefined ? null : freshness(options.refreshPrincipal, {
     rehydrated: (e) => events.emit('rehydrated', e),
     revoked: (subject, reason) => events.emit('revoked', subject, reason),
@@ -108,18 +115,22 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     if (usesCookie && isCrossSite(req, trusted)) throw new CsrfError();
   }
 
-  async function identify(req: Request, res: Response, state: Internals, setResult: (p: Principal | null, s: Strategy | null) => void): Promise<void> {
+  async function identify(req: Request, res: Response, state: RequestAuth, setResult: (p: Principal | null, s: Strategy | null) => void): Promise<void> {
     const header = req.headers.authorization;
     if (typeof header === 'string' && header.length > maxBytes) throw new CredentialTooLargeError();
     const found = presentCredentials(req, strategies, legacy, precedence);
     if (found[0] === undefined) return;
     state.carrier = found[0].carrier;
     state.bearer = found[0].carrier === 'header';
+    // Answerable for a refusal: the first credential's strategy, then the one that authenticated (a
+    // migrateFrom fallback), whose credential a conflict or a rehydration may still refuse.
+    state.tried = found[0].strategy;
     // A cookie sent by another site's form is ambient authority, not intent: ignore it (refuseCrossSite).
     const picked = await authenticateWinner(req, res, found, () => refuseCrossSite(req));
     if (picked === null || picked.result === null) return;
     const { winner: first, result, others } = picked;
     const strategy = first.strategy;
+    state.tried = strategy;
     if (others.length > 0) await refuseConflicts(req, res, result, others, usesCookie && isCrossSite(req, trusted));
     if (first.legacy) {
       const outcome = await migrate(req, res, strategy, primary, result.principal);
@@ -135,6 +146,8 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     carrier: CarrierKind | null = null;
     bearer = acceptsHeader;
     used: Strategy | null = null;
+    /** The strategy whose credential is being authenticated (named by `rejected`). */
+    tried: Strategy | null = null;
     constructor(private readonly req: Request, private readonly res: Response) {}
     get [INTERNALS](): Internals { return this; }
     get realm() { return realm; }
@@ -211,7 +224,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   function reject(req: Request, slot: Slot | null, ctx: RequestAuth, err: unknown, next: NextFunction): void {
     setPrincipal(req, slot, null);
     ctx.error = toAuthError(err);
-    if (events.listenerCount('rejected') > 0) events.emit('rejected', ctx.error.code, ctx.used?.name ?? null);
+    if (events.listenerCount('rejected') > 0) events.emit('rejected', ctx.error.code, ctx.tried?.name ?? null);
     next();
   }
 
@@ -238,6 +251,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
       if (typeof header === 'string' && header.length > maxBytes) throw new CredentialTooLargeError();
       const carrier = primary.present(req);
       if (carrier === null) return next();
+      ctx.tried = primary;
       ctx.carrier = carrier;
       ctx.bearer = carrier === 'header';
       // A cookie sent by another site's form is ambient authority, not intent: ignore it.
@@ -292,10 +306,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   };
   middleware.refreshHandler = () => refreshHandler();
   middleware.logoutHandler = () => logoutHandler();
-  middleware.on = (event, listener) => { events.on(event, listener as (...args: unknown[]) => void); return middleware; };
-  middleware.off = (event, listener) => { events.off(event, listener as (...args: unknown[]) => void); return middleware; };
+  middleware.on = (event, listener) => { events.on(event, listener); return middleware; };
+  middleware.off = (event, listener) => { events.off(event, listener); return middleware; };
   middleware.close = async () => {
-    events.removeAllListeners();
+    events.clear();
     await Promise.all([...strategies, ...legacy].map((s) => s.close()));
   };
   return middleware;

@@ -15,7 +15,10 @@ import { principal, requireAuth, statelessJwt, type PrincipalMiddleware } from '
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
-const N = 4_000;
+// The flood only has to be many times the bound (here 30×); its size is not what is tested, and every
+// token is an HTTP request that a loaded machine answers slowly.
+const BOUND = 10;
+const N = 300;
 
 async function serve(auth: PrincipalMiddleware, onPrincipal: (p: object) => void): Promise<{ url: URL; close: () => Promise<void> }> {
   const app = express();
@@ -67,12 +70,11 @@ test('a flood of unique valid tokens keeps the verified-token cache at its bound
     { sub: `user-${i}`, roles: ['user'], iat: now, exp: now + 600, jti: `j${i}`, claims_pad: 'x'.repeat(200) },
     secret, { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt' } },
   ));
-  const bounded = await principalsKept(100, tokens);
+  const bounded = await principalsKept(BOUND, tokens);
   const unbounded = await principalsKept(1_000_000, tokens);
-  console.log(`verified-token cache after ${N} unique tokens: max 100 keeps ${bounded} principals alive; max 1e6 keeps ${unbounded}`);
-  expect(unbounded).toBe(N);          // the count sees a cache that keeps everything…
-  expect(bounded).toBeLessThanOrEqual(100); // …and the bounded one keeps at most its bound
-  expect(bounded).toBeGreaterThan(0);       // (it is a cache: the most recent ones are still there)
+  expect(unbounded).toBe(N);                  // the count sees a cache that keeps everything…
+  expect(bounded).toBeLessThanOrEqual(BOUND); // …and the bounded one keeps at most its bound
+  expect(bounded).toBeGreaterThan(0);         // (it is a cache: the most recent ones are still there)
 }, 60_000);
 
 test('eviction is least recently used: a token in steady use outlives a flood; one used once does not', async () => {

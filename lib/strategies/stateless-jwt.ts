@@ -12,6 +12,7 @@ import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
 import { REISSUED_TOKEN_HEADER } from '../carriers/header';
 import { jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
 import { loginAuthTime } from '../auth-time';
+import { signedPartId } from './revocation-id';
 
 export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
@@ -48,11 +49,13 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   });
   /** Refresh family (`sid` claim) of each authenticated principal: logout and rehydration carry it over. */
   const families = new WeakMap<Principal, string>();
+  /** Deny-list id of each principal whose token carries no `jti` (lib/strategies/revocation-id.ts). */
+  const jtiLess = new WeakMap<Principal, string>();
 
-  /** Everything derived from a verified token, kept on its cache entry: a cache hit rebuilds nothing. */
+  /** Everything derived from a verified token, kept on its cache entry: a cache hit rebuilds nothing. `jti`: its deny-list id. */
   interface Derived { principal: Principal; jti: string | null; issuedAtMs: number; viaHeader?: Authenticated; viaCookie?: Authenticated }
 
-  function derive(verified: VerifiedJwt): Derived {
+  function derive(verified: VerifiedJwt, token: string): Derived {
     if (verified.memo !== undefined) return verified.memo as Derived;
     const { payload, expMs } = verified;
     const identity = fromPayload(payload, options.claims);
@@ -62,14 +65,17 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     // The Principal is frozen and shared by every request presenting this exact token.
     const principal = makePrincipal(identity, 'stateless-jwt', jti, { issuedAtMs, expiresAtMs: expMs, authenticatedAtMs, loadedAtMs: issuedAtMs });
     if (typeof payload.sid === 'string') families.set(principal, payload.sid);
-    const derived: Derived = { principal, jti, issuedAtMs };
+    // With a store, a token without jti is checked and revoked under a surrogate id: a logout never does nothing.
+    const revocationId = jti ?? (revocation ? signedPartId(token) : null);
+    if (jti === null && revocationId !== null) jtiLess.set(principal, revocationId);
+    const derived: Derived = { principal, jti: revocationId, issuedAtMs };
     verified.memo = derived;
     return derived;
   }
 
   /** Revocation runs on every request, cached token or not: from local state when in sync, else one lookup. */
-  function admit(verified: VerifiedJwt, via: CarrierKind): Authenticated | Promise<Authenticated> {
-    const derived = derive(verified);
+  function admit(verified: VerifiedJwt, via: CarrierKind, token: string): Authenticated | Promise<Authenticated> {
+    const derived = derive(verified, token);
     const { principal, jti, issuedAtMs } = derived;
     // One frozen answer per token and carrier, built on first use: a cache hit allocates nothing.
     const result = via === 'header'
@@ -89,7 +95,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     const found = carrier.read(req);
     if (found === null) return null;
     const verified = envelope.verify(found.token);
-    return verified instanceof Promise ? verified.then((v) => admit(v, found.carrier)) : admit(verified, found.carrier);
+    return verified instanceof Promise ? verified.then((v) => admit(v, found.carrier, found.token)) : admit(verified, found.carrier, found.token);
   }
 
   /** Signs an access token; login, rehydration and refresh all go through here. `auth_time` is the caller's. */
@@ -168,7 +174,8 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   }
 
   async function logout(req: Request, res: Response, current: Principal | null) {
-    if (revocation && current?.sessionId) await revocation.revoke(current.sessionId, current.expiresAt.getTime() + clockToleranceMs);
+    const revocationId = current === null ? undefined : current.sessionId ?? jtiLess.get(current);
+    if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
     const familyId = current ? families.get(current) : undefined;
     if (refresh && familyId !== undefined) await refresh.revokeFamily(familyId);
     if (refresh) await endPresentedFamily(req, current, familyId);
