@@ -1,4 +1,4 @@
-import { RedisStore } from 'connect-redis';
+import { loadConnectRedis } from './connect-redis';
 import type { SessionData, Store } from 'express-session';
 import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
@@ -59,6 +59,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   const idx = (subject: string) => `${prefix}idx:{${subject}}`;
   const str = (v: unknown) => (typeof v === 'string' ? v : v === null || v === undefined ? null : String(v));
 
+  const RedisStore = loadConnectRedis();
   const connectRedis = new RedisStore({ client, prefix: `${prefix}sess:`, ttl: sessionTtlSeconds, disableTouch: true });
   const sessions = new CallbackSessionStore({
     get: (sid) => run(() => connectRedis.get(sid) as Promise<SessionData | null>),
