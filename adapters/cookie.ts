@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { CookieStore } from '../lib/types';
 import { checkSecrets } from '../lib/envelopes/secrets';
+import { checkOptions } from '../lib/option-keys';
 
 export interface CookieStoreOptions {
   /** Encryption secret(s), each ≥ 32 bytes; the first encrypts, all decrypt (rotation). */
@@ -17,6 +18,7 @@ interface Key { id: Buffer; key: Buffer }
  * principal({ strategy: sessionCookie({ store: cookieStore({ secret: [current, previous] }) }) })
  */
 export function cookieStore(options: CookieStoreOptions): CookieStore {
+  checkOptions('cookieStore', options);
   const keys: Key[] = checkSecrets(options?.secret, 'cookieStore secret').map((secret) => {
     const key = Buffer.from(hkdfSync('sha256', secret, 'express-principal', 'cookie-store aes-256-gcm', 32));
     return { id: createHash('sha256').update(key).digest().subarray(0, 4), key };

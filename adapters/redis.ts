@@ -6,6 +6,7 @@ import { toMs } from '../lib/duration';
 import { bounded } from './bounded';
 import { redisRevocationLog } from './redis-log';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
+import { checkOptions } from '../lib/option-keys';
 
 /** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
 const SWAP = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
@@ -45,6 +46,7 @@ export interface RedisStoreOptions {
  * principal({ strategy: statefulJwt({ secret, store: redisStore({ client }) }) })
  */
 export function redisStore(options: RedisStoreOptions): StateStore {
+  checkOptions('redisStore', options);
   const client = options?.client;
   if (!client || typeof client.get !== 'function' || typeof client.sAdd !== 'function') {
     throw configError('redisStore needs `client`: a node-redis v5 client from createClient() (or createCluster())');

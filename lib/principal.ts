@@ -10,6 +10,7 @@ import { freshness, refreshHandler, reuseSubject, type RefreshedEvent, type Refr
 import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflicts, type Precedence } from './multi';
 import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
 import { attach, prepareExpress, type Slot } from './request-slot';
+import { checkOptions } from './option-keys';
 
 export interface PrincipalOptions {
   /**
@@ -76,6 +77,7 @@ export interface PrincipalMiddleware extends RequestHandler {
  * app.get('/me', requireAuth(), (req, res) => res.json(req.principal));
  */
 export function principal(options: PrincipalOptions): PrincipalMiddleware {
+  checkOptions('principal', options);
   const strategies = Array.isArray(options?.strategy) ? options.strategy : options?.strategy ? [options.strategy] : [];
   if (strategies.length === 0 || strategies.some((s) => typeof s?.authenticate !== 'function')) {
     throw configError('principal() needs `strategy`: statelessJwt(...), statefulJwt(...) or sessionCookie(...) (or a list of them)');

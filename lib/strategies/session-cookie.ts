@@ -15,6 +15,7 @@ import { pruneIndex } from '../state/session-index';
 import { parsedRecords } from '../state/parsed-records';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
 import { CredentialCache } from '../state/credential-cache';
+import { checkOptions } from '../option-keys';
 
 const UNSIGNED_MAX = 10_000;
 
@@ -54,6 +55,7 @@ declare module 'express-session' {
  * principal({ strategy: sessionCookie({ secret, store: redisStore({ client }) }) })
  */
 export function sessionCookie(options: SessionCookieOptions): Strategy {
+  checkOptions('sessionCookie', options);
   const cookieOptions: CookieOptions = { ...options?.cookie, ...(options?.secure !== undefined ? { secure: options.secure } : {}) };
   if (isCookieStore(options?.store) && options.recordCache !== undefined && options.recordCache !== false) {
     throw configError('`recordCache` is for server-side stores (redisStore, memoryStore); a cookieStore session needs no lookup');

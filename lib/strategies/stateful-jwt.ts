@@ -10,6 +10,7 @@ import { pruneIndex } from '../state/session-index';
 import { parsedRecords } from '../state/parsed-records';
 import { loginAuthTime } from '../migration';
 import { createRecordCache, type RecordCacheSetting } from '../state/record-cache';
+import { checkOptions } from '../option-keys';
 
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   /** Where session records live: `redisStore()` or `memoryStore()`. */
@@ -34,6 +35,7 @@ const recordKey = (sid: string) => `s:${sid}`;
  * principal({ strategy: statefulJwt({ secret, store: redisStore({ client }) }) })
  */
 export function statefulJwt(options: StatefulJwtOptions): Strategy {
+  checkOptions('statefulJwt', options);
   if (!isStateStore(options?.store)) {
     throw configError('statefulJwt needs `store`: redisStore({ client }) or memoryStore() (cookieStore cannot hold server-side sessions)');
   }

@@ -12,6 +12,7 @@ import { refreshTokens, type RefreshOptions } from '../refresh/refresh-tokens';
 import { REISSUED_TOKEN_HEADER } from '../freshness';
 import { jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
 import { loginAuthTime } from '../migration';
+import { checkOptions } from '../option-keys';
 
 export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
@@ -30,6 +31,7 @@ export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptio
  * principal({ strategy: statelessJwt({ secret: process.env.JWT_SECRET, issuer: 'auth', audience: 'api' }) })
  */
 export function statelessJwt(options: StatelessJwtOptions): Strategy {
+  checkOptions('statelessJwt', options);
   // `jwksUri`: verify-only, keys from the issuer's JWKS (lib/envelopes/jwks-source.ts).
   const { envelope, carrier, keys, clockToleranceMs } = jwtParts(options, jwksKeySource(options as StatelessJwtOptions & Record<string, unknown>));
   const ttlMs = toMs(options.ttl ?? '15m', 'ttl');
