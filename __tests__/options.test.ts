@@ -3,15 +3,18 @@
  * every documented key. The documented keys are the lists in lib/option-keys.ts, which the typecheck ties to the
  * option interfaces, so a sample below is required for each of them (a new option without one fails here).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import {
   cookieStore, fromConfig, memoryStore, principal, redisStore, sessionCookie, statefulJwt, statelessJwt,
 } from '../lib';
 import { OPTION_SHAPES, type Factory } from '../lib/option-keys';
 import { closest, editDistance } from '../lib/options';
-import { connectRedis, uniquePrefix, type TestRedisClient } from './helpers/redis';
+import { connectRedis, keysWithPrefix, uniquePrefix, type TestRedisClient } from './helpers/redis';
 
 const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
 const other = 'Zq7Wm3Lx9Pk2Vn8Rt4Yh6Jd1Fs5Gb0Uc3Ea7Io';
+/** For the privateKey / publicKey samples. */
+const es256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const prefix = uniquePrefix('options');
 let client: TestRedisClient;
 const closers: Array<() => Promise<void> | void> = [];
@@ -19,6 +22,8 @@ const closers: Array<() => Promise<void> | void> = [];
 beforeAll(async () => { client = await connectRedis(); });
 afterAll(async () => {
   for (const close of closers) await close();
+  // Building a Redis-backed strategy or store writes nothing: no key is left under this test's prefix.
+  expect(await keysWithPrefix(client, prefix)).toEqual([]);
   await client.close();
 });
 
@@ -142,10 +147,6 @@ const SAMPLES: Record<Factory, Record<string, () => Record<string, unknown>>> = 
   },
   'fromConfig deps': { redis: () => ({ redis: client }) },
 };
-
-// A P-256 key pair for the privateKey / publicKey samples.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const es256 = (require('node:crypto') as typeof import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
 /** Closes what a factory built (strategies and stores hold timers or followers). */
 function keep(built: unknown): void {
