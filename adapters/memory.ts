@@ -2,6 +2,7 @@ import type { SessionData, Store } from 'express-session';
 import type { StateStore } from '../lib/types';
 import { StoreUnavailableError } from '../lib/errors';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
+import { checkOptions } from '../lib/option-keys';
 
 export interface MemoryStoreOptions {
   /** Key prefix (kept for parity with redisStore; keys never leave the process). @default 'ep:' */
@@ -19,6 +20,7 @@ interface Entry { value: string; expiresAt: number }
  * principal({ strategy: statefulJwt({ secret, store: memoryStore() }) })
  */
 export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
+  checkOptions('memoryStore', options);
   const prefix = options.prefix ?? 'ep:';
   const maxEntries = options.maxEntries ?? 100_000;
   const data = new Map<string, Entry>();

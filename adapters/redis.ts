@@ -1,4 +1,4 @@
-import { RedisStore } from 'connect-redis';
+import { loadConnectRedis } from './connect-redis';
 import type { SessionData, Store } from 'express-session';
 import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
@@ -7,6 +7,7 @@ import { bounded } from './bounded';
 import { redisRevocationLog } from './redis-log';
 import { SET_MAX } from './redis-set-max';
 import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
+import { checkOptions } from '../lib/option-keys';
 
 /** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
 const SWAP = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
@@ -46,6 +47,7 @@ export interface RedisStoreOptions {
  * principal({ strategy: statefulJwt({ secret, store: redisStore({ client }) }) })
  */
 export function redisStore(options: RedisStoreOptions): StateStore {
+  checkOptions('redisStore', options);
   const client = options?.client;
   if (!client || typeof client.get !== 'function' || typeof client.sAdd !== 'function') {
     throw configError('redisStore needs `client`: a node-redis v5 client from createClient() (or createCluster())');
@@ -60,6 +62,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   const idx = (subject: string) => `${prefix}idx:{${subject}}`;
   const str = (v: unknown) => (typeof v === 'string' ? v : v === null || v === undefined ? null : String(v));
 
+  const RedisStore = loadConnectRedis();
   const connectRedis = new RedisStore({ client, prefix: `${prefix}sess:`, ttl: sessionTtlSeconds, disableTouch: true });
   const sessions = new CallbackSessionStore({
     get: (sid) => run(() => connectRedis.get(sid) as Promise<SessionData | null>),

@@ -6,6 +6,7 @@ import { sessionCookie } from './strategies/session-cookie';
 import { redisStore, type RedisClientLike } from '../adapters/redis';
 import { memoryStore } from '../adapters/memory';
 import { cookieStore } from '../adapters/cookie';
+import { checkOptions } from './option-keys';
 
 /** Plain data (e.g. from env) that picks a strategy and its storage. */
 export interface AuthConfig {
@@ -51,6 +52,8 @@ const VALID: Record<AuthConfig['strategy'], readonly string[]> = {
  * const strategy = fromConfig({ strategy: process.env.AUTH_STRATEGY, storage: process.env.AUTH_STORAGE, secret }, { redis });
  */
 export function fromConfig(config: AuthConfig, deps: AuthConfigDeps = {}): Strategy {
+  checkOptions('fromConfig', config);
+  checkOptions('fromConfig deps', deps);
   if (typeof config !== 'object' || config === null) throw configError('fromConfig needs a config object');
   const valid = VALID[config.strategy];
   if (valid === undefined) throw configError(`unknown strategy '${String(config.strategy)}'; use one of ${Object.keys(VALID).join(', ')}`);

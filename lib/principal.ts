@@ -11,6 +11,7 @@ import { authenticateWinner, checkPrecedence, presentCredentials, refuseConflict
 import { checkMigrateFrom, migrate, type MigrationOutcome } from './migration';
 import { attach, prepareExpress, type Slot } from './request-slot';
 import { logoutHandler } from './endpoints';
+import { checkOptions } from './option-keys';
 
 export interface PrincipalOptions {
   /**
@@ -89,6 +90,7 @@ export interface PrincipalMiddleware extends RequestHandler {
  * app.get('/me', requireAuth(), (req, res) => res.json(req.principal));
  */
 export function principal(options: PrincipalOptions): PrincipalMiddleware {
+  checkOptions('principal', options);
   const strategies = Array.isArray(options?.strategy) ? options.strategy : options?.strategy ? [options.strategy] : [];
   if (strategies.length === 0 || strategies.some((s) => typeof s?.authenticate !== 'function')) {
     throw configError('principal() needs `strategy`: statelessJwt(...), statefulJwt(...) or sessionCookie(...) (or a list of them)');

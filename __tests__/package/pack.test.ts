@@ -4,7 +4,7 @@
  * and work. npm and the build are serialised on /tmp/npm.lock (shared working tree, see .notes/TEAM.md).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -88,6 +88,11 @@ test('the tarball ships the build (JS, .d.ts, ESM facade) and no sources or test
   const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
   expect(list).toEqual(expect.arrayContaining(['package/package.json', 'package/dist/lib/index.js', 'package/dist/lib/index.d.ts', 'package/dist/esm/index.mjs']));
   expect(list.filter((f) => /__tests__|\/lib\/.*\.ts$(?<!\.d\.ts$)|example-app|bench\//.test(f))).toEqual([]);
+});
+
+test('installing the package does not install redis or connect-redis (optional peers, needed only for redisStore)', () => {
+  const installed = ['redis', '@redis', 'connect-redis'].filter((name) => existsSync(join(project, 'node_modules', name)));
+  expect(installed).toEqual([]);
 });
 
 test("require('express-principal') exposes the DESIGN names and works", () => {

@@ -10,6 +10,7 @@ import type { RevocationTuning } from '../state/revocation';
 import { EXPRESS_SESSION_LAYOUT } from '../state/record-layout';
 import { storedSession, type SessionCarrier } from './stored-session';
 import type { RecordCacheSetting } from '../state/record-cache';
+import { checkOptions } from '../option-keys';
 
 /** Longest cookie value read before any decoding. */
 const MAX_COOKIE_CHARS = 8192;
@@ -56,6 +57,7 @@ function sessionCookieField(cookie: ResolvedCookie, timeouts: ResolvedTimeouts, 
  * principal({ strategy: sessionCookie({ secret, store: redisStore({ client }) }) })
  */
 export function sessionCookie(options: SessionCookieOptions): Strategy {
+  checkOptions('sessionCookie', options);
   const cookieOptions: CookieOptions = { ...options?.cookie, ...(options?.secure !== undefined ? { secure: options.secure } : {}) };
   if (isCookieStore(options?.store) && options.recordCache !== undefined && options.recordCache !== false) {
     throw configError('`recordCache` is for server-side stores (redisStore, memoryStore); a cookieStore session needs no lookup');

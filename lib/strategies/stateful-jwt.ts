@@ -8,6 +8,7 @@ import { SESSION_TOKEN_TYP, type JwtEnvelope, type VerifiedJwt } from '../envelo
 import type { TokenCarrier } from '../carriers/token-carrier';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { storedSession, type SessionCarrier, type SessionEnvelope, type SessionRef } from './stored-session';
+import { checkOptions } from '../option-keys';
 
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   /** Where session records live: `redisStore()` or `memoryStore()`. */
@@ -28,6 +29,7 @@ export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
  * principal({ strategy: statefulJwt({ secret, store: redisStore({ client }) }) })
  */
 export function statefulJwt(options: StatefulJwtOptions): Strategy {
+  checkOptions('statefulJwt', options);
   if (!isStateStore(options?.store)) {
     throw configError('statefulJwt needs `store`: redisStore({ client }) or memoryStore() (cookieStore cannot hold server-side sessions)');
   }

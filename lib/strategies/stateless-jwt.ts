@@ -13,6 +13,7 @@ import { REISSUED_TOKEN_HEADER } from '../carriers/header';
 import { jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
 import { loginAuthTime } from '../auth-time';
 import { signedPartId } from './revocation-id';
+import { checkOptions } from '../option-keys';
 
 export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
@@ -31,6 +32,7 @@ export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptio
  * principal({ strategy: statelessJwt({ secret: process.env.JWT_SECRET, issuer: 'auth', audience: 'api' }) })
  */
 export function statelessJwt(options: StatelessJwtOptions): Strategy {
+  checkOptions('statelessJwt', options);
   // `jwksUri`: verify-only, keys from the issuer's JWKS (lib/envelopes/jwks-source.ts).
   const { envelope, carrier, keys, clockToleranceMs } = jwtParts(options, jwksKeySource(options as StatelessJwtOptions & Record<string, unknown>));
   const ttlMs = toMs(options.ttl ?? '15m', 'ttl');
