@@ -6,7 +6,11 @@ import type { JwtAlgorithm, ResolvedKey } from './jwt-keys';
 
 /** How a verifier fetches and keeps the issuer's JWKS. */
 export interface JwksOptions {
-  /** How long a fetched JWKS is used before it is fetched again. @default '10m' */
+  /**
+   * How long a fetched JWKS is used before it is fetched again. The refetch runs in the background: requests keep
+   * verifying with the set they have (only a token whose `kid` it lacks waits). A key missing from the refetched set
+   * is refused from then on, for tokens already verified and cached too. @default '10m'
+   */
   maxAge?: string | number;
   /**
    * After a token with an unknown `kid` caused a refetch, further unknown kids cause none for this long

@@ -142,6 +142,9 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     const header = readHeader(headerText);
     const { alg, kid } = header;
     const claims = parseObject(token.slice(first + 1, second));
+    // Read before the (possibly asynchronous) lookup: a set replaced meanwhile makes the entry's first hit recheck its key.
+    const generation = keys.generation;
+    const freshUntil = keys.freshUntil;
     const found = options.keys.find(kid, alg);
     const finish = (key: ResolvedKey | undefined): VerifiedJwt => {
       if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
@@ -150,7 +153,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
       const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
       if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
-      cache?.set(token, { verified, key, kid, generation: keys.generation, recheckAtMs: Math.min(verified.expMs, keys.freshUntil) });
+      cache?.set(token, { verified, key, kid, generation, recheckAtMs: Math.min(verified.expMs, freshUntil) });
       return verified;
     };
     return found instanceof Promise ? found.then(finish) : finish(found);
