@@ -1,5 +1,5 @@
 /** Test support for the issuer/verifier suites: real loopback HTTP servers, no mocked fetch. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Express } from 'express';
@@ -36,6 +36,11 @@ export interface JwksServer {
   /** When the last request was answered (ms). */
   readonly lastServedAt: number;
   setBody(body: () => unknown): void;
+  /** From now on, requests are held unanswered (an issuer that hangs); `held` counts those still open. */
+  hang(): void;
+  readonly held: number;
+  /** Answers the held requests with the current body, and every later one at once. */
+  recover(): void;
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -46,11 +51,18 @@ export async function startJwksServer(initial: () => unknown): Promise<JwksServe
   let requests = 0;
   let lastServedAt = 0;
   let running: Listening | null = null;
-  const handler: Parameters<typeof createServer>[1] = (_req, res) => {
+  let hanging = false;
+  const held = new Set<ServerResponse>();
+  const answer = (res: ServerResponse) => {
     requests += 1;
     lastServedAt = Date.now();
     res.setHeader('content-type', 'application/jwk-set+json');
     res.end(JSON.stringify(body()));
+  };
+  const handler: Parameters<typeof createServer>[1] = (_req, res) => {
+    if (!hanging) return answer(res);
+    held.add(res);
+    res.once('close', () => held.delete(res));
   };
   running = await listen(handler);
   const port = running.port;
@@ -59,6 +71,12 @@ export async function startJwksServer(initial: () => unknown): Promise<JwksServe
     get requests() { return requests; },
     get lastServedAt() { return lastServedAt; },
     setBody(next) { body = next; },
+    hang() { hanging = true; },
+    get held() { return held.size; },
+    recover() {
+      hanging = false;
+      for (const res of held) answer(res);
+    },
     async stop() { await running?.close(); running = null; },
     async start() { if (running === null) running = await listen(handler, port); },
     async close() { await running?.close(); running = null; },

@@ -6,7 +6,11 @@ import type { JwtAlgorithm, ResolvedKey } from './jwt-keys';
 
 /** How a verifier fetches and keeps the issuer's JWKS. */
 export interface JwksOptions {
-  /** How long a fetched JWKS is used before it is fetched again. @default '10m' */
+  /**
+   * How long a fetched JWKS is used before it is fetched again. The refetch runs in the background: requests keep
+   * verifying with the set they have (only a token whose `kid` it lacks waits). A key missing from the refetched set
+   * is refused from then on, for tokens already verified and cached too. @default '10m'
+   */
   maxAge?: string | number;
   /**
    * After a token with an unknown `kid` caused a refetch, further unknown kids cause none for this long
@@ -36,8 +40,11 @@ export interface RemoteKeySource extends KeySource {
 
 /**
  * Verification keys from an issuer's JWKS URL (verify-only: never signs).
- * Cached for `maxAge`; one fetch at a time (single-flight); an unknown `kid` causes at most one
- * refetch per `cooldown`; the last good set keeps working for `staleIfError` when the issuer is down.
+ * Cached for `maxAge`, then refreshed in the background while the cached set keeps verifying
+ * (stale-while-revalidate): only a request whose `kid` the set lacks, or one with no usable set, waits for the
+ * issuer. One fetch at a time (single-flight); an unknown `kid` causes at most one refetch per `cooldown`; the
+ * last good set keeps working for `staleIfError` when the issuer is down. A key the issuer stops publishing
+ * verifies nothing from the moment a fetched set lacks it, cached tokens included (see `holds`).
  * Only the configured URL is ever fetched: `jku` / `x5u` / `jwk` token headers are never read.
  */
 export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySource {
@@ -63,10 +70,12 @@ export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySou
   async function load(): Promise<void> {
     stats.fetches += 1;
     try {
-      const next = parseJwks(await download(url, timeoutMs));
+      const next = keepUnchanged(keys, parseJwks(await download(url, timeoutMs), `the JWKS at ${url.origin}${url.pathname}`));
       keys = next;
       fetchedAt = Date.now();
       failedAt = -Infinity;
+      source.generation += 1;
+      source.freshUntil = fetchedAt + maxAgeMs;
     } catch (err) {
       stats.failures += 1;
       failedAt = Date.now();
@@ -74,20 +83,32 @@ export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySou
     }
   }
 
-  /** The key set to use now: fresh, refreshed, or stale within `staleIfError` while the issuer is down. */
+  /** A set past maxAge: refetch without making anyone wait, unless a fetch runs or the issuer failed within the cooldown. */
+  function revalidate(now: number): void {
+    if (inflight !== null || now - failedAt < cooldownMs) return;
+    // A failure is counted by load(); the stale set keeps serving until staleIfError.
+    refresh().catch(() => undefined);
+  }
+
+  /** The set to use now, if any: fresh, or stale (refreshing in the background) within `staleIfError`. */
+  function usable(now: number): Map<string, ResolvedKey> | null {
+    if (keys === null || now - fetchedAt >= staleMs) return null;
+    if (now - fetchedAt >= maxAgeMs) revalidate(now);
+    return keys;
+  }
+
+  /** The key set to use now; waits for the issuer only when no fetched set is usable. */
   async function current(): Promise<Map<string, ResolvedKey>> {
     const now = Date.now();
-    if (keys !== null && now - fetchedAt < maxAgeMs) return keys;
-    const usable = keys !== null && now - fetchedAt < staleMs;
+    const set = usable(now);
+    if (set !== null) return set;
     // The issuer failed recently: do not retry on every request.
     if (now - failedAt < cooldownMs && inflight === null) {
-      if (usable && keys !== null) return keys;
       throw new Error('express-principal: the JWKS could not be fetched (retrying after the cooldown)');
     }
     try {
       await refresh();
     } catch (err) {
-      if (keys !== null && Date.now() - fetchedAt < staleMs) return keys;
       throw new Error('express-principal: the JWKS could not be fetched', { cause: err });
     }
     return keys as unknown as Map<string, ResolvedKey>;
@@ -99,10 +120,16 @@ export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySou
     return set.size === 1 ? [...set.values()][0] : undefined;
   }
 
-  return {
+  const source: RemoteKeySource & { generation: number; freshUntil: number } = {
     signer: undefined,
     acceptHighS: true,
     stats,
+    generation: 0,
+    freshUntil: -Infinity,
+    holds(key, kid) {
+      const set = usable(Date.now());
+      return set !== null && lookup(set, kid) === key;
+    },
     async find(kid) {
       const found = lookup(await current(), kid);
       if (found !== undefined || kid === undefined) return found;
@@ -117,6 +144,20 @@ export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySou
     // A verifier republishes nothing: the issuer's JWKS is the one to fetch.
     publicJwks: () => ({ keys: [] }),
   };
+  return source;
+}
+
+/**
+ * A refetched set reuses the previous set's object for every key that is still published unchanged (same kid,
+ * algorithm and key material), so `holds` can compare keys by identity.
+ */
+function keepUnchanged(previous: Map<string, ResolvedKey> | null, next: Map<string, ResolvedKey>): Map<string, ResolvedKey> {
+  if (previous === null) return next;
+  for (const [id, key] of next) {
+    const old = previous.get(id);
+    if (old !== undefined && old.alg === key.alg && old.verifyKey.equals(key.verifyKey)) next.set(id, old);
+  }
+  return next;
 }
 
 function checkUri(uri: string, allowHttp: boolean): URL {
@@ -160,9 +201,10 @@ async function download(url: URL, timeoutMs: number): Promise<unknown> {
  * (RSA without `alg` → RS256). Symmetric (`oct`) keys, keys with private members, encryption keys
  * and OKP (EdDSA: jsonwebtoken 9 cannot verify it) are skipped.
  */
-export function parseJwks(body: unknown): Map<string, ResolvedKey> {
+export function parseJwks(body: unknown, from = 'a JWKS'): Map<string, ResolvedKey> {
   const list = (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list)) throw new Error('not a JWKS (no `keys` array)');
+  if (list.length > MAX_KEYS) warnTruncated(from, list.length);
   const out = new Map<string, ResolvedKey>();
   const ambiguous = new Set<string>();
   for (const entry of list.slice(0, MAX_KEYS)) {
@@ -176,6 +218,17 @@ export function parseJwks(body: unknown): Map<string, ResolvedKey> {
   for (const id of ambiguous) out.delete(id);
   if (out.size === 0) throw new Error('the JWKS holds no usable signature key');
   return out;
+}
+
+/** Stable `code` of the warning emitted when a JWKS lists more keys than are read. */
+export const JWKS_TOO_MANY_KEYS = 'EXPRESS_PRINCIPAL_JWKS_TOO_MANY_KEYS';
+
+/** Keys past the cap are never parsed (each costs a key import): say so, once per fetch, rather than refuse their tokens silently. */
+function warnTruncated(from: string, count: number): void {
+  process.emitWarning(
+    `${from} lists ${count} keys; only the first ${MAX_KEYS} are read, tokens signed with the other ${count - MAX_KEYS} are refused`,
+    { type: 'ExpressPrincipalWarning', code: JWKS_TOO_MANY_KEYS },
+  );
 }
 
 function parseJwk(entry: unknown): ResolvedKey | null {

@@ -16,6 +16,18 @@ export interface KeySource {
    * would refuse about half of their ES tokens). Tokens we sign are always low-s.
    */
   readonly acceptHighS?: boolean;
+  /**
+   * Changes whenever the source replaces its key set (constant for local keys). A verified-token cache entry
+   * records it, so while the set is unchanged a cache hit costs one comparison, not a key lookup.
+   */
+  readonly generation: number;
+  /** Until when (ms) the current set needs no revalidation: `Infinity` for local keys, fetch + `maxAge` for a JWKS. */
+  readonly freshUntil: number;
+  /**
+   * Whether `key`, found for `kid` when the token was verified, still verifies tokens now: false once the
+   * issuer's JWKS no longer lists it. A set past its `maxAge` is refreshed in the background meanwhile.
+   */
+  holds(key: ResolvedKey, kid: string | undefined): boolean;
 }
 
 export interface JwtEnvelopeOptions {
@@ -23,7 +35,7 @@ export interface JwtEnvelopeOptions {
   issuer: string | string[] | undefined;
   audience: string | string[] | undefined;
   clockToleranceMs: number;
-  /** Accepted `typ` header values (lower-cased); `null` accepts any. */
+  /** Accepted `typ` header values, each as `mediaType()` writes it; `null` accepts any. */
   typ: readonly string[] | null;
   /** `typ` of the tokens this envelope signs. */
   signTyp: string;
@@ -52,11 +64,31 @@ export const ACCESS_TOKEN_TYP = 'at+jwt';
  * not take one for an access token with no roles (and the other way round).
  */
 export const SESSION_TOKEN_TYP = 'session+jwt';
+
+/**
+ * A `typ` value in one comparable form: media types are case-insensitive, and a `typ` without a `/` means the
+ * same type under `application/` (RFC 7515 §4.1.9), so `at+jwt` and `application/at+jwt` (RFC 9068 §4) are one.
+ */
+export function mediaType(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.includes('/') ? lower : `application/${lower}`;
+}
+
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const MAX_KID = 256;
 const MAX_HEADERS = 64;
 
 interface Header { readonly alg: string; readonly kid: string | undefined }
+
+/** A verified token as cached: served while its key set is unchanged and fresh, else its key is looked up again. */
+interface CachedJwt {
+  readonly verified: VerifiedJwt;
+  readonly key: ResolvedKey;
+  readonly kid: string | undefined;
+  generation: number;
+  /** The earlier of `exp` and the key set's `freshUntil`: past it, a hit is checked against the key source. */
+  recheckAtMs: number;
+}
 
 export interface JwtEnvelope {
   sign(claims: Record<string, unknown>, ttlMs: number): SignedJwt;
@@ -65,7 +97,8 @@ export interface JwtEnvelope {
 }
 
 export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
-  const cache = options.cacheSize > 0 ? new CredentialCache<VerifiedJwt>(options.cacheSize) : null;
+  const cache = options.cacheSize > 0 ? new CredentialCache<CachedJwt>(options.cacheSize) : null;
+  const keys = options.keys;
   const headers = new Map<string, Header>();
   const issuers = options.issuer === undefined ? null : ([] as string[]).concat(options.issuer);
   const audiences = options.audience === undefined ? null : ([] as string[]).concat(options.audience);
@@ -93,7 +126,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
   function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
     const hit = cache?.get(token);
     if (hit !== undefined) {
-      if (Date.now() < hit.expMs) return hit;
+      if ((Date.now() < hit.recheckAtMs && hit.generation === keys.generation) || stillValid(hit)) return hit.verified;
       cache?.delete(token);
     }
     const first = token.indexOf('.');
@@ -109,6 +142,9 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     const header = readHeader(headerText);
     const { alg, kid } = header;
     const claims = parseObject(token.slice(first + 1, second));
+    // Read before the (possibly asynchronous) lookup: a set replaced meanwhile makes the entry's first hit recheck its key.
+    const generation = keys.generation;
+    const freshUntil = keys.freshUntil;
     const found = options.keys.find(kid, alg);
     const finish = (key: ResolvedKey | undefined): VerifiedJwt => {
       if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
@@ -117,10 +153,18 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
       if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
       const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
       if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
-      cache?.set(token, verified);
+      cache?.set(token, { verified, key, kid, generation, recheckAtMs: Math.min(verified.expMs, freshUntil) });
       return verified;
     };
     return found instanceof Promise ? found.then(finish) : finish(found);
+  }
+
+  /** A cache hit past its recheck time or key set: valid while unexpired and its key is still in the source's set. */
+  function stillValid(hit: CachedJwt): boolean {
+    if (Date.now() >= hit.verified.expMs || !keys.holds(hit.key, hit.kid)) return false;
+    hit.generation = keys.generation;
+    hit.recheckAtMs = Math.min(hit.verified.expMs, keys.freshUntil);
+    return true;
   }
 
   /**
@@ -134,7 +178,7 @@ export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
     const header = parseObject(segment);
     const alg = header.alg;
     if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
-    if (options.typ !== null && !options.typ.includes(typeof header.typ === 'string' ? header.typ.toLowerCase() : '')) throw new InvalidCredentialError();
+    if (options.typ !== null && !options.typ.includes(typeof header.typ === 'string' ? mediaType(header.typ) : '')) throw new InvalidCredentialError();
     const kid = header.kid;
     if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
     return { alg, kid };

@@ -11,6 +11,10 @@ export function localKeySource(keys: readonly ResolvedKey[]): KeySource {
   const signer = keys.find((k) => k.signKey !== undefined);
   return {
     signer,
+    // Local keys change only with a new strategy: a cached token's key is always still there.
+    generation: 0,
+    freshUntil: Infinity,
+    holds: () => true,
     find(kid, alg) {
       const candidates = byKid.get(kid ?? '') ?? (kid === undefined && byKid.size === 1 ? [...byKid.values()][0] : undefined);
       return candidates?.find((k) => k.alg === alg);

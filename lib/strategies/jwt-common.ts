@@ -3,7 +3,7 @@ import { configError } from '../errors';
 import { toMs } from '../duration';
 import { resolveKeys, type JwtKeyOptions } from '../envelopes/jwt-keys';
 import { localKeySource } from '../envelopes/key-source';
-import { ACCESS_TOKEN_TYP, jwtEnvelope, type JwtEnvelope, type KeySource } from '../envelopes/jwt';
+import { ACCESS_TOKEN_TYP, jwtEnvelope, mediaType, type JwtEnvelope, type KeySource } from '../envelopes/jwt';
 import { tokenCarrier, type TokenCarrier } from '../carriers/token-carrier';
 
 /** Options shared by `statelessJwt` and `statefulJwt`. */
@@ -39,9 +39,10 @@ export function jwtParts(options: JwtCommonOptions, keySource?: KeySource, defau
   const clockToleranceMs = toMs(options.clockTolerance ?? '5s', 'clockTolerance');
   if (clockToleranceMs > 300_000) throw configError('clockTolerance above 5 minutes defeats expiry; keep it small');
   const typ = options.typ === false ? null : (Array.isArray(options.typ) ? options.typ : [options.typ ?? defaultTyp]).map((t) => t.toLowerCase());
+  const accepted = typ === null ? null : typ.map(mediaType);
   const cacheSize = options.cache === false ? 0 : typeof options.cache === 'object' ? options.cache.max : 1000;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw configError('cache.max must be a non-negative integer');
-  const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ, signTyp: typ?.[0] ?? defaultTyp, cacheSize });
+  const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ: accepted, signTyp: typ?.[0] ?? defaultTyp, cacheSize });
   return { envelope, carrier: tokenCarrier(options.carrier, options.cookie, 'ep'), keys, clockToleranceMs };
 }
 
