@@ -278,8 +278,8 @@ function describeSetMax(suite: Suite): void {
     it('concurrent writers: the largest value and the longest TTL survive', async () => {
       const { store } = await suite.fresh('max-race');
       const base = Date.now();
-      // The largest value comes with the shortest TTL, so a write that replaces instead of merging shows.
-      await Promise.all(Array.from({ length: 10 }, (_, i) => store.setMax('c', base + i, 60_000 - i * 5_990)));
+      // Only the smallest value comes with a long TTL, so a writer that replaces instead of merging shows.
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.setMax('c', base + i, i === 0 ? 60_000 : 200)));
       expect(await store.get('c')).toBe(String(base + 9));
       await holdsFor(Date.now(), 800, async () => (await store.get('c')) === String(base + 9), 'the longest TTL (60 s) holds');
     }, timeoutMs);
