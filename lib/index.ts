@@ -35,3 +35,4 @@ export { REISSUED_TOKEN_HEADER } from './freshness';
 export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
 export type { RefreshOptions } from './refresh/refresh-tokens';
 export { RefreshReusedError, LogoutIncompleteError, MalformedRequestError, ListenerError } from './errors';
+export type { RevocationLog, RevocationLogListener, RevocationLogFollower } from './types';

@@ -1,7 +1,10 @@
 import { memoryStore, StoreUnavailableError } from '../../lib';
-import { testStateStore } from './contract';
+import { testStateStore } from '../../lib/testing';
+import { uniquePrefix } from '../helpers/redis';
+import { testStrategiesOnStore } from './contract';
 
-testStateStore('memoryStore', (prefix) => memoryStore({ prefix }));
+testStateStore('memoryStore', (prefix) => memoryStore({ prefix }), { prefix: uniquePrefix });
+testStrategiesOnStore('memoryStore', (prefix) => memoryStore({ prefix }));
 
 describe('memoryStore specifics', () => {
   it('fails closed when full instead of evicting (a dropped revocation would fail open)', async () => {

@@ -7,7 +7,8 @@ import { redisStore, StoreUnavailableError, type StateStore } from '../../lib';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-server';
 import { escapeGlob, uniquePrefix } from '../helpers/redis';
 import request from 'supertest';
-import { eventually, testStateStore, type StoreInspector } from './contract';
+import { testStateStore, type StoreInspector } from '../../lib/testing';
+import { eventually, testStrategiesOnStore } from './contract';
 import { credentialFrom, makeApp, makeStrategy, STRATEGY_KINDS } from './test-app';
 
 jest.setTimeout(60_000);
@@ -42,7 +43,12 @@ const inspector = (): StoreInspector => ({
   rawGet: (key) => client.get(key),
 });
 
-testStateStore('redisStore on a cluster client', (prefix) => redisStore({ client, prefix }), { inspect: inspector });
+testStateStore('redisStore on a cluster client', (prefix) => redisStore({ client, prefix }), {
+  prefix: uniquePrefix,
+  logs: ['revocationLog', 'invalidationLog'],
+  inspect: inspector,
+});
+testStrategiesOnStore('redisStore on a cluster client', (prefix) => redisStore({ client, prefix }), { inspect: inspector });
 
 describe('redisStore on a cluster: keys spread over every master', () => {
   it('a store\'s keys land on all three masters and still read back through getMany', async () => {

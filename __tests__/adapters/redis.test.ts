@@ -1,6 +1,9 @@
+import { createClient } from 'redis';
 import { redisStore } from '../../lib';
-import { cleanupPrefix, connectRedis, keysWithPrefix, type TestRedisClient } from '../helpers/redis';
-import { testStateStore } from './contract';
+import { testStateStore, type StoreInspector } from '../../lib/testing';
+import { cleanupPrefix, connectRedis, keysWithPrefix, redisUrl, uniquePrefix, type TestRedisClient } from '../helpers/redis';
+import { startRedisServer, type TestRedisServer } from '../helpers/redis-server';
+import { testStrategiesOnStore } from './contract';
 
 let client: TestRedisClient;
 beforeAll(async () => {
@@ -10,15 +13,42 @@ afterAll(async () => {
   await client.close();
 });
 
+const inspector = (of: () => TestRedisClient) => (): StoreInspector => ({
+  keys: (prefix) => keysWithPrefix(of(), prefix),
+  pttl: (key) => of().pTTL(key),
+  rawGet: (key) => of().get(key),
+});
+const cleanup = (of: () => TestRedisClient) => async (prefixes: string[]) => {
+  for (const p of prefixes) await cleanupPrefix(of(), p);
+};
+
 testStateStore('redisStore', (prefix) => redisStore({ client, prefix }), {
-  inspect: () => ({
-    keys: (prefix) => keysWithPrefix(client, prefix),
-    pttl: (key) => client.pTTL(key),
-    rawGet: (key) => client.get(key),
-  }),
-  cleanup: async (prefixes) => {
-    for (const p of prefixes) await cleanupPrefix(client, p);
-  },
+  prefix: uniquePrefix,
+  logs: ['revocationLog', 'invalidationLog'],
+  inspect: inspector(() => client),
+  cleanup: cleanup(() => client),
+  // A client that never connected: every call must reject, not answer.
+  unreachable: () => redisStore({ client: createClient({ url: redisUrl() }), prefix: uniquePrefix('unreachable') }),
+});
+testStrategiesOnStore('redisStore', (prefix) => redisStore({ client, prefix }), { inspect: inspector(() => client), cleanup: cleanup(() => client) });
+
+describe('on a private redis-server that restarts empty', () => {
+  let server: TestRedisServer;
+  let own: TestRedisClient;
+  beforeAll(async () => {
+    server = await startRedisServer();
+    own = await connectRedis({ url: server.url });
+  }, 30_000);
+  afterAll(async () => {
+    own?.destroy();
+    await server?.destroy();
+  });
+  testStateStore('redisStore (private server)', (prefix) => redisStore({ client: own, prefix }), {
+    prefix: uniquePrefix,
+    logs: ['revocationLog', 'invalidationLog'],
+    inspect: inspector(() => own),
+    restartEmpty: () => server.restartEmpty(),
+  });
 });
 
 describe('redisStore construction', () => {

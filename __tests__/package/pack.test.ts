@@ -86,7 +86,10 @@ function expectWorking(result: SmokeResult): void {
 
 test('the tarball ships the build (JS, .d.ts, ESM facade) and no sources or tests', () => {
   const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  expect(list).toEqual(expect.arrayContaining(['package/package.json', 'package/dist/lib/index.js', 'package/dist/lib/index.d.ts', 'package/dist/esm/index.mjs']));
+  expect(list).toEqual(expect.arrayContaining([
+    'package/package.json', 'package/dist/lib/index.js', 'package/dist/lib/index.d.ts', 'package/dist/esm/index.mjs',
+    'package/dist/lib/testing.js', 'package/dist/lib/testing.d.ts', 'package/dist/esm/testing.mjs',
+  ]));
   expect(list.filter((f) => /__tests__|\/lib\/.*\.ts$(?<!\.d\.ts$)|example-app|bench\//.test(f))).toEqual([]);
 });
 
@@ -108,4 +111,51 @@ test("import('express-principal') exposes the same names (named imports and dyna
   expectWorking(esm);
   const cjs = node([], 'names.cjs', `console.log(JSON.stringify(Object.keys(require('express-principal')).filter((k) => k !== '__esModule').sort()))`) as string[];
   expect(esm.names).toEqual(cjs);
+});
+
+/**
+ * The smallest runner with the globals the published suite uses (no jest, no vitest installed): proves it needs
+ * nothing at runtime but `describe` / `it` / `afterEach` / `expect` with the matchers both runners share.
+ */
+const bareRunner = `
+  const { isDeepStrictEqual } = require('node:util');
+  const tests = [];
+  const afters = [];
+  globalThis.describe = (name, body) => body();
+  globalThis.it = (name, body) => tests.push([name, body]);
+  globalThis.afterEach = (body) => afters.push(body);
+  const check = (ok, what) => { if (!ok) throw new Error(what); };
+  globalThis.expect = (actual) => ({
+    toBe: (e) => check(Object.is(actual, e), JSON.stringify(actual) + ' is not ' + JSON.stringify(e)),
+    toEqual: (e) => check(isDeepStrictEqual(actual, e), JSON.stringify(actual) + ' does not equal ' + JSON.stringify(e)),
+    toBeNull: () => check(actual === null, JSON.stringify(actual) + ' is not null'),
+    toBeGreaterThan: (n) => check(actual > n, actual + ' <= ' + n),
+    toBeGreaterThanOrEqual: (n) => check(actual >= n, actual + ' < ' + n),
+    toBeLessThanOrEqual: (n) => check(actual <= n, actual + ' > ' + n),
+  });
+  async function run() {
+    const failed = [];
+    for (const [name, body] of tests) {
+      try { await body(); } catch (err) { failed.push(name + ': ' + err.message); }
+      for (const after of afters) await after();
+    }
+    return { count: tests.length, failed };
+  }
+`;
+
+test("express-principal/testing resolves with require() and import(), and its suite passes against memoryStore without jest", () => {
+  const esm = node([], 'testing.mjs', "import { testStateStore } from 'express-principal/testing';\n" +
+    "import testing from 'express-principal/testing';\n" +
+    "import { createRequire } from 'node:module';\n" +
+    "const cjs = createRequire(import.meta.url)('express-principal/testing');\n" +
+    "console.log(JSON.stringify({ type: typeof testStateStore, same: testStateStore === cjs.testStateStore && testing === cjs, names: Object.keys(cjs).sort() }));") as { type: string; same: boolean; names: string[] };
+  expect(esm).toEqual({ type: 'function', same: true, names: ['testStateStore'] });
+  const source = `${bareRunner}
+    const { testStateStore } = require('express-principal/testing');
+    const { memoryStore } = require('express-principal');
+    testStateStore('memoryStore', (prefix) => memoryStore({ prefix }));
+    run().then((result) => console.log(JSON.stringify(result)));`;
+  const result = node([], 'testing.cjs', source) as { count: number; failed: string[] };
+  expect(result.failed).toEqual([]);
+  expect(result.count).toBeGreaterThanOrEqual(18);
 });
