@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, CarrierKind, Strategy } from './types';
+import type { Authenticated, CarrierKind, Presented, Strategy } from './types';
 import { AuthError, configError, CredentialConflictError } from './errors';
 
 /**
@@ -13,6 +13,8 @@ export type Precedence = 'header-first' | 'listed';
 export interface Candidate {
   readonly strategy: Strategy;
   readonly carrier: CarrierKind;
+  /** The credential itself, read once. */
+  readonly presented: Presented;
   /** From `migrateFrom`: accepted once, then replaced by a credential of the primary strategy. */
   readonly legacy: boolean;
 }
@@ -31,8 +33,8 @@ export function presentCredentials(req: Request, strategies: readonly Strategy[]
   const found = (list: readonly Strategy[], isLegacy: boolean): Candidate[] => {
     const out: Candidate[] = [];
     for (const strategy of list) {
-      const carrier = strategy.present(req);
-      if (carrier !== null) out.push({ strategy, carrier, legacy: isLegacy });
+      const presented = strategy.find(req);
+      if (presented !== null) out.push({ strategy, carrier: presented.carrier, presented, legacy: isLegacy });
     }
     if (precedence === 'header-first') out.sort((a, b) => rank(a.carrier) - rank(b.carrier)); // stable: list order within a carrier
     return out;
@@ -60,7 +62,7 @@ export async function refuseConflicts(
     if (other.carrier === 'cookie' && crossSite) continue;
     let result: Authenticated | null;
     try {
-      result = await other.strategy.authenticate(req, res);
+      result = await other.strategy.authenticate(req, res, other.presented);
     } catch {
       continue;
     }
@@ -84,14 +86,14 @@ export async function authenticateWinner(
   if (first === undefined) return null;
   if (first.carrier === 'cookie') beforeCookie();
   try {
-    return { winner: first, result: await first.strategy.authenticate(req, res), others: rest };
+    return { winner: first, result: await first.strategy.authenticate(req, res, first.presented), others: rest };
   } catch (err) {
     const fallback = first.legacy ? undefined : rest.find((c) => c.legacy);
     if (fallback === undefined || !(err instanceof AuthError && err.code === 'ERR_INVALID_CREDENTIAL')) throw err;
     if (fallback.carrier === 'cookie') beforeCookie();
     let result: Authenticated | null;
     try {
-      result = await fallback.strategy.authenticate(req, res);
+      result = await fallback.strategy.authenticate(req, res, fallback.presented);
     } catch {
       throw err;
     }

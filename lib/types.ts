@@ -129,9 +129,10 @@ export interface CookieStore {
 
 export type AnyStore = StateStore | CookieStore;
 
-/** Where a credential was found; guards use it to pick the RFC 6750 answer. */
-export interface Found {
+/** A credential as found on the request: where it travelled, and its raw value. */
+export interface Presented {
   readonly carrier: CarrierKind;
+  readonly value: string;
 }
 
 export interface Authenticated {
@@ -147,10 +148,13 @@ export interface Authenticated {
 export interface Strategy {
   readonly name: StrategyName;
   readonly carriers: readonly CarrierKind[];
-  /** Whether a credential for this strategy is present at all (cheap, no crypto, no I/O). */
-  present(req: Request): CarrierKind | null;
+  /**
+   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, never
+   * throws; an oversized or malformed value is refused by `authenticate`). `null`: none present.
+   */
+  find(req: Request): Presented | null;
   /** May answer synchronously (e.g. a cached token checked against local revocation state). */
-  authenticate(req: Request, res: Response): Authenticated | null | Promise<Authenticated | null>;
+  authenticate(req: Request, res: Response, presented: Presented): Authenticated | null | Promise<Authenticated | null>;
   login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
   logout(req: Request, res: Response, current: Principal | null): Promise<void>;
   revokeAll(subject: string): Promise<void>;

@@ -1,5 +1,4 @@
 import type { Request } from 'express';
-import { CredentialTooLargeError, InvalidCredentialError } from '../errors';
 
 /** Default cap on a credential's size, checked before any decoding. */
 export const DEFAULT_MAX_CREDENTIAL_BYTES = 8 * 1024;
@@ -11,19 +10,14 @@ export function hasBearer(req: Request): boolean {
 }
 
 /**
- * The bearer token, `null` when there is no Bearer header (another scheme belongs to someone else).
- * Oversized values are refused before they are decoded.
+ * The bearer token as sent, `null` when there is no Bearer header (another scheme belongs to someone else). Never
+ * throws: an empty token (malformed under RFC 6750) comes back as '' and is refused by the envelope, whose check of
+ * the characters is stricter than b64token and runs before a token is verified.
  */
-export function readBearer(req: Request, maxBytes: number): string | null {
+export function bearerValue(req: Request): string | null {
   const value = req.headers.authorization;
   if (typeof value !== 'string' || !/^bearer(\s|$)/i.test(value)) return null;
-  if (value.length > maxBytes) throw new CredentialTooLargeError();
-  const token = value.slice(6).trim();
-  // RFC 6750 b64token: an empty one is malformed. The characters are checked by the JWT envelope, which accepts
-  // only base64url segments (stricter than b64token), before a token is verified: a verified-token cache hit
-  // then skips a scan of the whole token on every request.
-  if (token === '') throw new InvalidCredentialError();
-  return token;
+  return value.slice(6).trim();
 }
 
 /**

@@ -1,15 +1,19 @@
 import type { Request, Response } from 'express';
-import type { CarrierKind, CookieOptions } from '../types';
+import type { CarrierKind, CookieOptions, Presented } from '../types';
 import { configError } from '../errors';
-import { DEFAULT_MAX_CREDENTIAL_BYTES, hasBearer, readBearer } from './header';
+import { DEFAULT_MAX_CREDENTIAL_BYTES, bearerValue, hasBearer } from './header';
 import { clearCookie, hasCookie, readCookie, resolveCookie, writeCookie, type ResolvedCookie } from './cookie';
+import { CredentialTooLargeError } from '../errors';
 
 /** Reads and writes a token on the configured carriers; the header wins when both are present. */
 export interface TokenCarrier {
   readonly kinds: readonly CarrierKind[];
   readonly cookie: ResolvedCookie | null;
   present(req: Request): CarrierKind | null;
-  read(req: Request): { token: string; carrier: CarrierKind } | null;
+  /** The token as presented (the header wins), read once; never throws. */
+  find(req: Request): Presented | null;
+  /** `find`, refused when oversized: for paths that act on a token not yet authenticated (logout of an expired one). */
+  read(req: Request): Presented | null;
   write(res: Response, token: string, ttlMs: number): void;
   clear(res: Response): void;
 }
@@ -30,13 +34,18 @@ export function tokenCarrier(carrier: CarrierKind | CarrierKind[] | undefined, c
       if (cookie && hasCookie(req, cookie)) return 'cookie';
       return null;
     },
-    read(req) {
+    find(req) {
       // principal() has already refused Authorization values over its (configurable) maxCredentialBytes
-      // before any strategy runs; a second, fixed 8 KB cap here would overrule a larger configured one.
-      const bearer = header ? readBearer(req, Infinity) : null;
-      if (bearer !== null) return { token: bearer, carrier: 'header' };
-      const value = cookie ? readCookie(req, cookie, DEFAULT_MAX_CREDENTIAL_BYTES) : null;
-      return value === null ? null : { token: value, carrier: 'cookie' };
+      // before any strategy runs; a second, fixed cap here would overrule a larger configured one.
+      const bearer = header ? bearerValue(req) : null;
+      if (bearer !== null) return { carrier: 'header', value: bearer };
+      const value = cookie ? readCookie(req, cookie, Infinity) : null;
+      return value === null ? null : { carrier: 'cookie', value };
+    },
+    read(req) {
+      const found = this.find(req);
+      if (found !== null) refuseOversized(found);
+      return found;
     },
     write(res, token, ttlMs) {
       if (cookie) writeCookie(res, cookie, token, ttlMs);
@@ -46,4 +55,9 @@ export function tokenCarrier(carrier: CarrierKind | CarrierKind[] | undefined, c
       else res.setHeader('Cache-Control', 'no-store');
     },
   };
+}
+
+/** A cookie value over the credential cap is refused before any decoding (the header is capped by principal()). */
+export function refuseOversized(found: Presented): void {
+  if (found.carrier === 'cookie' && found.value.length > DEFAULT_MAX_CREDENTIAL_BYTES) throw new CredentialTooLargeError();
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Authenticated, CookieOptions, CookieStore, Identity, Issued, Principal, StateStore, Strategy } from '../types';
-import { configError, CredentialRevokedError, InvalidCredentialError, NotSupportedError } from '../errors';
-import { clearCookie, hasCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
+import { configError, CredentialRevokedError, CredentialTooLargeError, InvalidCredentialError, NotSupportedError } from '../errors';
+import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
 import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
@@ -58,9 +58,8 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
     return entry;
   }
 
-  function authenticate(req: Request, res: Response): Authenticated | null | Promise<Authenticated> {
-    const raw = readCookie(req, cookie, MAX_COOKIE_BYTES);
-    if (raw === null) return null;
+  function authenticate(res: Response, raw: string): Authenticated | Promise<Authenticated> {
+    if (raw.length > MAX_COOKIE_BYTES) throw new CredentialTooLargeError();
     const { sealed, principal } = open(raw);
     const slide = checkRecord(sealed, timeouts.touchMs);
     const admit = (): Authenticated => {
@@ -92,8 +91,11 @@ export function sealedSessionCookie(options: SealedOptions): Strategy {
   return {
     name: 'session-cookie',
     carriers: ['cookie'],
-    present: (req) => (hasCookie(req, cookie) ? 'cookie' : null),
-    authenticate,
+    find(req) {
+      const value = readCookie(req, cookie, Infinity);
+      return value === null ? null : { carrier: 'cookie', value };
+    },
+    authenticate: (_req, res, presented) => authenticate(res, presented.value),
     login,
     logout,
     async revokeAll(subject) {

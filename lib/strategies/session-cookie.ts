@@ -1,6 +1,6 @@
 import type { AnyStore, CookieOptions, StateStore, Strategy } from '../types';
 import { configError, InvalidCredentialError } from '../errors';
-import { resolveCookie, readCookie, clearCookie, hasCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
+import { resolveCookie, readCookie, clearCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
 import { resolveTimeouts, type ResolvedTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
@@ -11,9 +11,6 @@ import { EXPRESS_SESSION_LAYOUT } from '../state/record-layout';
 import { storedSession, type SessionCarrier } from './stored-session';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { checkOptions } from '../option-keys';
-
-/** Longest cookie value read before any decoding. */
-const MAX_COOKIE_CHARS = 8192;
 
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
@@ -90,9 +87,8 @@ function storedSessionCookie(options: SessionCookieOptions, store: StateStore, c
 function sessionIdCookie(cookie: ResolvedCookie): SessionCarrier {
   return {
     kinds: ['cookie'],
-    present: (req) => (hasCookie(req, cookie) ? 'cookie' : null),
-    read(req) {
-      const value = readCookie(req, cookie, MAX_COOKIE_CHARS);
+    find(req) {
+      const value = readCookie(req, cookie, Infinity);
       return value === null ? null : { value, carrier: 'cookie' };
     },
     write(req, res, value, ttlMs) {

@@ -40,14 +40,11 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
   });
 }
 
+/** The JWT strategies' token carrier, as a session credential's. */
 function tokenSessionCarrier(carrier: TokenCarrier): SessionCarrier {
   return {
     kinds: carrier.kinds,
-    present: (req) => carrier.present(req),
-    read(req) {
-      const found = carrier.read(req);
-      return found === null ? null : { value: found.token, carrier: found.carrier };
-    },
+    find: (req) => carrier.find(req),
     write: (_req, res, value, ttlMs) => carrier.write(res, value, ttlMs),
     clear: (res) => carrier.clear(res),
   };

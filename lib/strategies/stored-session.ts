@@ -1,17 +1,18 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, CarrierKind, Identity, Issued, Principal, StateStore, Strategy, StrategyName } from '../types';
+import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, StateStore, Strategy, StrategyName } from '../types';
 import { InvalidCredentialError } from '../errors';
 import { loginAuthTime } from '../auth-time';
+import { refuseOversized } from '../carriers/token-carrier';
 import type { ResolvedTimeouts } from '../state/session-record';
 import type { RecordLayout } from '../state/record-layout';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { SessionRecords } from '../state/session-records';
 
-/** Where the credential travels (lib/carriers): read once, written after a login, cleared at logout. */
+/** Where the credential travels (lib/carriers): read once per request, written after a login, cleared at logout. */
 export interface SessionCarrier {
   readonly kinds: readonly CarrierKind[];
-  present(req: Request): CarrierKind | null;
-  read(req: Request): { value: string; carrier: CarrierKind } | null;
+  /** The credential as presented; never throws (see Strategy.find). */
+  find(req: Request): Presented | null;
   write(req: Request, res: Response, value: string, ttlMs: number): void;
   clear(res: Response): void;
 }
@@ -57,12 +58,11 @@ export function storedSession(parts: StoredSessionParts): Strategy {
     return records.authenticate(ref.sid, ref.subject, kind, ref.key);
   }
 
-  function authenticate(req: Request): Authenticated | null | Promise<Authenticated | null> {
-    const found = carrier.read(req);
-    if (found === null) return null;
+  function authenticate(presented: Presented): Authenticated | Promise<Authenticated> {
+    refuseOversized(presented);
     records.repository.ensureOnline();
-    const ref = envelope.open(found.value);
-    return ref instanceof Promise ? ref.then((r) => admit(r, found.carrier)) : admit(ref, found.carrier);
+    const ref = envelope.open(presented.value);
+    return ref instanceof Promise ? ref.then((r) => admit(r, presented.carrier)) : admit(ref, presented.carrier);
   }
 
   async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
@@ -97,9 +97,10 @@ export function storedSession(parts: StoredSessionParts): Strategy {
 
   /** A logout whose credential did not authenticate (expired, unknown): its session, if the envelope vouches for it, still ends. */
   async function unverifiedSession(req: Request): Promise<string | null> {
-    const found = carrier.read(req);
+    const found = carrier.find(req);
     if (found === null) return null;
     try {
+      refuseOversized(found);
       return (await envelope.open(found.value)).sid;
     } catch {
       return null;
@@ -109,8 +110,8 @@ export function storedSession(parts: StoredSessionParts): Strategy {
   return {
     name: parts.name,
     carriers: carrier.kinds,
-    present: (req) => carrier.present(req),
-    authenticate,
+    find: (req) => carrier.find(req),
+    authenticate: (_req, _res, presented) => authenticate(presented),
     login,
     logout,
     revokeAll: async (subject) => { await records.repository.revokeAll(subject); },

@@ -1,0 +1,55 @@
+import type { Request, Response } from 'express';
+import type { Authenticated, Principal, Strategy } from './types';
+import { CredentialTooLargeError } from './errors';
+import { isCrossSite } from './carriers/csrf';
+import { authenticateWinner, presentCredentials, refuseConflicts, type Candidate } from './multi';
+import { migrate } from './migration';
+import { refuseCrossSite } from './setup';
+import type { RequestAuth } from './request-auth';
+
+type Outcome = Principal | null | Promise<Principal | null>;
+
+/**
+ * The one request pipeline: size cap → the credentials present (each read once) → the winning strategy → (several
+ * credentials) conflicts, migration, fresh data. With one strategy and nothing else to do, the strategy's answer
+ * is the outcome: synchronous when the strategy answers synchronously (a cached token), so no promise is made.
+ */
+export function identify(ctx: RequestAuth): Outcome {
+  const { setup, req } = ctx;
+  const header = req.headers.authorization;
+  if (typeof header === 'string' && header.length > setup.maxBytes) throw new CredentialTooLargeError();
+  const found = presentCredentials(req, setup.strategies, setup.legacy, setup.precedence);
+  const first = found[0];
+  if (first === undefined) return null;
+  ctx.carrier = first.carrier;
+  ctx.bearer = first.carrier === 'header';
+  ctx.tried = first.strategy;
+  if (!setup.direct) return several(ctx, found);
+  // A cookie sent by another site's form is ambient authority, not intent: ignore it.
+  if (first.carrier === 'cookie') refuseCrossSite(setup, req);
+  return settle(ctx, first.strategy, first.strategy.authenticate(req, ctx.res, first.presented));
+}
+
+function settle(ctx: RequestAuth, strategy: Strategy, result: Authenticated | null | Promise<Authenticated | null>): Outcome {
+  if (result instanceof Promise) return result.then((r) => settle(ctx, strategy, r) as Principal | null);
+  if (result !== null) ctx.used = strategy;
+  return result?.principal ?? null;
+}
+
+async function several(ctx: RequestAuth, found: readonly Candidate[]): Promise<Principal | null> {
+  const { setup, req, res } = ctx;
+  const picked = await authenticateWinner(req, res, found, () => refuseCrossSite(setup, req));
+  if (picked === null || picked.result === null) return null;
+  const { winner, result, others } = picked;
+  // Answerable for a refusal from here on: the strategy that authenticated (a migrateFrom fallback, maybe).
+  ctx.tried = winner.strategy;
+  if (others.length > 0) await refuseConflicts(req, res, result, others, setup.usesCookie && isCrossSite(req, setup.trusted));
+  if (winner.legacy) await moveOver(ctx, req, res, winner, result.principal);
+  ctx.used = winner.strategy;
+  return setup.fresh ? setup.fresh.ensure(req, res, winner.strategy, result.principal) : result.principal;
+}
+
+async function moveOver(ctx: RequestAuth, req: Request, res: Response, winner: Candidate, principal: Principal): Promise<void> {
+  const outcome = await migrate(req, res, winner.strategy, ctx.setup.primary, principal);
+  if (ctx.setup.events.listenerCount('migrated') > 0) ctx.setup.events.emit('migrated', outcome);
+}
