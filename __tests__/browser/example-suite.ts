@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { ExampleEnv } from '../../example-app/app';
-import { ensureScreenshotDir, launchBrowser, logIn, SCREENSHOTS, startAttacker, startExample, type RunningExample } from './support';
+import { ensureScreenshotDir, launchBrowser, logIn, SCREENSHOTS, startAttacker, startExample, TAKE_SCREENSHOTS, type RunningExample } from './support';
 
 /**
  * The same browser journey for every strategy/storage pair: the example app runs one of them,
@@ -73,7 +73,7 @@ function exampleSuite(label: string, env: ExampleCase['env'], getBrowser: () => 
         expect(visible).not.toContain(session?.value ?? '<none>');
         expect(await page.textContent('#doc-cookie-note')).toContain('HttpOnly');
 
-        await page.screenshot({ path: join(SCREENSHOTS, `${label}-logged-in.png`), fullPage: true });
+        if (TAKE_SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${label}-logged-in.png`), fullPage: true });
       } finally {
         await context.close();
       }
@@ -94,7 +94,7 @@ function exampleSuite(label: string, env: ExampleCase['env'], getBrowser: () => 
         expect(denied?.status()).toBe(403);
         expect(await denied?.headerValue('content-type')).toContain('text/html');
         expect(await bob.textContent('#error-help')).toContain('bob');
-        if (label === 'session-cookie-memory') await bob.screenshot({ path: join(SCREENSHOTS, `${label}-403.png`) });
+        if (TAKE_SCREENSHOTS && label === 'session-cookie-memory') await bob.screenshot({ path: join(SCREENSHOTS, `${label}-403.png`) });
       } finally {
         await aliceCtx.close();
         await bobCtx.close();
