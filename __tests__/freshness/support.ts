@@ -18,6 +18,8 @@ export interface Users {
   delayMs: number;
   /** When set, `load` throws it. */
   failWith: Error | null;
+  /** When set, `load` waits for it (after `delayMs`): the test decides when a load may finish. */
+  gate: Promise<void> | null;
   load: (id: string) => Promise<Identity | null>;
 }
 
@@ -27,9 +29,11 @@ export function users(initial: Identity[] = []): Users {
     calls: new Map(),
     delayMs: 0,
     failWith: null,
+    gate: null,
     load: async (id) => {
       u.calls.set(id, (u.calls.get(id) ?? 0) + 1);
       if (u.delayMs > 0) await new Promise((r) => setTimeout(r, u.delayMs));
+      if (u.gate) await u.gate;
       if (u.failWith) throw u.failWith;
       return u.table.get(id) ?? null;
     },
