@@ -44,16 +44,28 @@ export const EXPRESS_SESSION_LAYOUT: RecordLayout = {
   encode: (record, rest) => JSON.stringify({ ...rest, ep: record }),
 };
 
-export const LAYOUTS: readonly RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT];
+/**
+ * Every layout a repository must reach: the two presets', and any a composed strategy brings (`registerLayout`).
+ * A subject's sessions may be in any of them, so revokeAll and update look in each.
+ */
+const layouts: RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT];
+
+/** Makes a composed strategy's layout known to every repository; its prefix must not overlap another's. */
+export function registerLayout(layout: RecordLayout): void {
+  if (layouts.includes(layout)) return;
+  const clash = layouts.find((l) => l.prefix.startsWith(layout.prefix) || layout.prefix.startsWith(l.prefix));
+  if (clash !== undefined) throw new TypeError(`express-principal: record layout prefix '${layout.prefix}' overlaps '${clash.prefix}'`);
+  layouts.push(layout);
+}
 
 /**
  * The record keys a per-subject index member (a session id) may name: one per layout. Session ids are random, so
  * at most one of them holds a record; the index need not say which strategy wrote it.
  */
 export function recordKeys(sid: string): string[] {
-  return LAYOUTS.map((layout) => layout.prefix + sid);
+  return layouts.map((layout) => layout.prefix + sid);
 }
 
 export function layoutOfKey(key: string): RecordLayout | undefined {
-  return LAYOUTS.find((layout) => key.startsWith(layout.prefix));
+  return layouts.find((layout) => key.startsWith(layout.prefix));
 }

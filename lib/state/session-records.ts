@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Authenticated, CarrierKind, Identity, Principal, StateStore } from '../types';
 import { CredentialExpiredError, InvalidCredentialError } from '../errors';
 import { checkRecord, newRecord, patchRecord, recordPrincipal, remainingMs, type ResolvedTimeouts, type SessionRecord } from './session-record';
-import type { Decoded, RecordLayout } from './record-layout';
+import { registerLayout, type Decoded, type RecordLayout } from './record-layout';
 import { parsedRecords } from './parsed-records';
 import { createRecordCache, type RecordCacheSetting } from './record-cache';
 import { sessionRepository, type SessionRepository } from './session-repository';
@@ -39,6 +39,7 @@ export class SessionRecords {
 
   constructor(store: StateStore, private readonly layout: RecordLayout, private readonly options: SessionRecordsOptions) {
     this.store = store;
+    registerLayout(layout);
     this.repository = sessionRepository(store);
     this.cache = createRecordCache<Cached>(store, options.recordCache);
     this.unregister = this.cache === null ? () => undefined : this.repository.register(this.cache as never);

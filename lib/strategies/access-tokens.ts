@@ -4,7 +4,7 @@ import { fromPayload, sanitizeIdentity, type ClaimMapping } from '../claims';
 import { makePrincipal } from '../principal-of';
 import type { JwtEnvelope, SignedJwt, VerifiedJwt } from '../envelopes/jwt';
 import type { Revocation } from '../state/revocation';
-import { signedPartId } from './revocation-id';
+import { signedPartId } from '../envelopes/signed-part-id';
 
 /** Everything derived from a verified token, kept on its cache entry: a cache hit rebuilds nothing. `jti`: its deny-list id. */
 interface Derived { principal: Principal; jti: string | null; issuedAtMs: number; viaHeader?: Authenticated; viaCookie?: Authenticated }
@@ -26,7 +26,7 @@ export interface AccessTokenOptions {
 export class AccessTokens {
   /** Refresh family (`sid` claim) of each principal: logout and rehydration carry it over. */
   private readonly families = new WeakMap<Principal, string>();
-  /** Deny-list id of each principal whose token carries no `jti` (lib/strategies/revocation-id.ts). */
+  /** Deny-list id of each principal whose token carries no `jti` (lib/envelopes/signed-part-id.ts). */
   private readonly jtiLess = new WeakMap<Principal, string>();
 
   constructor(private readonly options: AccessTokenOptions) {}
