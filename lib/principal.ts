@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Authenticated, CarrierKind, Identity, Issued, Principal, Strategy } from './types';
-import { AuthError, CredentialTooLargeError, CsrfError, NotSupportedError, configError, toAuthError, type ListenerError } from './errors';
+import { AuthError, CredentialTooLargeError, CsrfError, NotSupportedError, configError, type ListenerError } from './errors';
 import { Listeners } from './listeners';
 import { DEFAULT_MAX_CREDENTIAL_BYTES } from './carriers/header';
 import { isCrossSite } from './carriers/csrf';
@@ -225,8 +225,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
 
   function reject(req: Request, slot: Slot | null, ctx: RequestAuth, err: unknown, next: NextFunction): void {
     setPrincipal(req, slot, null);
-    ctx.error = toAuthError(err);
-    if (events.listenerCount('rejected') > 0) events.emit('rejected', ctx.error.code, ctx.tried?.name ?? null);
+    // Not a verdict on the credential but a bug: Express answers it (500), never as anonymous or as an outage.
+    if (!(err instanceof AuthError)) return next(err);
+    ctx.error = err;
+    if (events.listenerCount('rejected') > 0) events.emit('rejected', err.code, ctx.tried?.name ?? null);
     next();
   }
 
@@ -269,12 +271,9 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     }
   }) as PrincipalMiddleware;
 
-  async function act<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      throw err instanceof TypeError ? err : toAuthError(err);
-    }
+  // Failures reach the caller as they are: AuthErrors are verdicts, anything else is a bug (never a 503).
+  function act<T>(work: () => Promise<T>): Promise<T> {
+    return work();
   }
 
   /** One strategy per shared session state: every session of a subject is reached once. */
@@ -282,7 +281,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   middleware.revokeAll = async (subject) => {
     const all = distinct([...strategies, ...legacy]);
     await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
-      if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || all.length === 1) throw toAuthError(err);
+      if (!(err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') || all.length === 1) throw err;
     })));
     events.emit('revoked', subject, 'revokeAll');
   };
@@ -293,7 +292,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
       const legacyOne = legacy.includes(s);
       changed += await s.update(subject, patch).catch((err: unknown) => {
         if (legacyOne && err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED') return 0;
-        throw toAuthError(err);
+        throw err;
       });
     }
     return changed;
