@@ -10,7 +10,7 @@ import express from 'express';
 import request from 'supertest';
 import jwt from 'jsonwebtoken';
 import {
-  AuthError, KeysUnavailableError, StoreUnavailableError, principal, requireAuth, statefulJwt, statelessJwt, memoryStore,
+  AuthError, KeysUnavailableError, StoreUnavailableError, principal, requireAuth, sessionCookie, statefulJwt, statelessJwt, memoryStore,
   type Identity, type PrincipalMiddleware, type Strategy,
 } from '../lib';
 import { buildApp, credential, login, type TestApp } from './helpers/apps';
@@ -74,6 +74,28 @@ describe('a bug is an error (500 through Express), never a 503, never anonymous'
     const bug = new ReferenceError('recordOf is not defined');
     const stateful = statefulJwt({ secret, store: memoryStore() });
     const t = make({ strategy: [withBuggyAuthenticate(stateful, bug), statelessJwt({ secret: `${secret}-2` })], onError: 'next' });
+    const res = await request(t.app).get('/me').set('Authorization', 'Bearer a.b.c');
+    expect(res.status).toBe(500);
+    expect(t.errors).toEqual([bug]);
+  });
+
+  test('a bug in the strategy of a second credential (the conflict check) is a 500, not ignored', async () => {
+    const bug = new ReferenceError('sessionOf is not defined');
+    const cookies = withBuggyAuthenticate(sessionCookie({ secret, store: memoryStore(), secure: false }), bug);
+    const t = make({ strategy: [statelessJwt({ secret }), cookies], onError: 'next' });
+    const s = await login(t.app, { id: 'u' });
+    const res = await request(t.app).get('/me').set(credential(s)).set('Cookie', 'sid=s%3Aabc.def');
+    expect(res.status).toBe(500);
+    expect(t.errors).toEqual([bug]);
+  });
+
+  test('a bug in the migrateFrom strategy a refused credential falls back to is a 500, not that refusal', async () => {
+    const bug = new ReferenceError('legacyKeyOf is not defined');
+    const t = make({
+      strategy: statefulJwt({ secret: `${secret}-2`, store: memoryStore() }),
+      migrateFrom: withBuggyAuthenticate(statelessJwt({ secret }), bug),
+      onError: 'next',
+    });
     const res = await request(t.app).get('/me').set('Authorization', 'Bearer a.b.c');
     expect(res.status).toBe(500);
     expect(t.errors).toEqual([bug]);
