@@ -157,6 +157,19 @@ describe('a bug is an error (500 through Express), never a 503, never anonymous'
     expect(t.errors).toEqual([bug]);
     expect(migrated).toEqual([]);
   });
+
+  test('migrateFrom: a bug in ending the old credential is a 500, not a move reported with oldRevoked: false', async () => {
+    const bug = new ReferenceError('denyListOf is not defined');
+    const issuer = make({ strategy: statelessJwt({ secret }) });
+    const s = await login(issuer.app, { id: 'u' });
+    const old = Object.assign(Object.create(statelessJwt({ secret, store: memoryStore() })) as Strategy, {
+      logout: async () => { throw bug; },
+    });
+    const t = make({ strategy: statefulJwt({ secret: `${secret}-2`, store: memoryStore() }), migrateFrom: old, onError: 'next' });
+    const res = await request(t.app).get('/me').set(credential(s));
+    expect(res.status).toBe(500);
+    expect(t.errors).toEqual([bug]);
+  });
 });
 
 describe('verification keys that cannot be fetched: 503 ERR_KEYS_UNAVAILABLE', () => {

@@ -57,7 +57,8 @@ export async function migrate(req: Request, res: Response, from: Strategy, to: S
   let oldRevoked = true;
   try {
     await from.logout(req, res, old);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err;
     oldRevoked = false;
   }
   return { id: old.id, from: from.name, to: to.name, sessionId: issued.sessionId, expiresAt: issued.expiresAt, oldRevoked };
