@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Identity, Strategy } from './types';
-import { AuthError, toAuthError } from './errors';
+import { AuthError } from './errors';
 import type { Setup } from './setup';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
@@ -16,7 +16,7 @@ const notSupported = (err: unknown) => err instanceof AuthError && err.code === 
 export async function revokeAll(setup: Setup, subject: string): Promise<void> {
   const all = distinct([...setup.strategies, ...setup.legacy]);
   await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
-    if (!notSupported(err) || all.length === 1) throw toAuthError(err);
+    if (!notSupported(err) || all.length === 1) throw err;
   })));
   setup.events.emit('revoked', subject, 'revokeAll');
 }
@@ -29,7 +29,7 @@ export async function update(setup: Setup, subject: string, patch: Patch): Promi
     const legacy = setup.legacy.includes(s);
     changed += await s.update(subject, patch).catch((err: unknown) => {
       if (legacy && notSupported(err)) return 0;
-      throw toAuthError(err);
+      throw err;
     });
   }
   return changed;

@@ -1,11 +1,11 @@
 import type { Request } from 'express';
-import type { AuthError } from './errors';
+import type { AnyAuthError, AuthError } from './errors';
 import type { CarrierKind, Identity, Issued, Principal, StrategyName } from './types';
 
 /** `req.auth`: what the middleware found, and the actions that change it. */
 export interface AuthContext {
   /** Why the credential was refused (`req.principal` is then `null`); `null` when none was refused. */
-  readonly error: AuthError | null;
+  readonly error: AnyAuthError | null;
   /** The strategy that authenticated this request, if any. */
   readonly strategy: StrategyName | null;
   /**

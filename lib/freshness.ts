@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Identity, Principal, Strategy, StrategyName } from './types';
-import { configError, RefreshReusedError } from './errors';
+import { configError, dataSourceFailure, RefreshReusedError } from './errors';
 import { toMs } from './duration';
 import { sanitizeIdentity } from './claims';
 import { makePrincipal } from './principal-of';
@@ -67,6 +67,7 @@ export function freshness(options: RefreshPrincipalOptions, events: FreshnessEve
     if (pending) return pending;
     const work = Promise.resolve()
       .then(() => options.load(id))
+      .catch((err: unknown) => { throw dataSourceFailure(err); })
       .then((identity) => {
         if (identity === null) return null;
         if (typeof identity !== 'object' || identity.id !== id) throw new TypeError('express-principal: refreshPrincipal.load must return an Identity with the same id, or null');

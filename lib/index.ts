@@ -18,9 +18,9 @@ export { requireAuth, requireRole, requireAnyRole, requireScope, allow, requireF
 export {
   AuthError, AuthRequiredError, InvalidCredentialError, CredentialExpiredError, CredentialRevokedError,
   CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
-  InsufficientScopeError, StoreUnavailableError, NotSupportedError,
+  InsufficientScopeError, StoreUnavailableError, KeysUnavailableError, NotSupportedError,
 } from './errors';
-export type { AuthErrorCode } from './errors';
+export type { AuthErrorCode, AnyAuthError } from './errors';
 export type { AuthContext } from './context';
 export type {
   Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore,

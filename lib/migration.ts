@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Identity, Issued, Principal, Strategy, StrategyName } from './types';
-import { configError, toAuthError, type AuthError } from './errors';
+import { AuthError, configError, type AnyAuthError } from './errors';
 import { REISSUED_TOKEN_HEADER } from './carriers/header';
 import { markReissue } from './auth-time';
 
@@ -14,7 +14,7 @@ export interface MigrationOutcome {
   /** Whether the old credential was ended (session destroyed / token revoked / cookie cleared). */
   readonly oldRevoked: boolean;
   /** Why issuing the new credential failed; the old credential is then left untouched. */
-  readonly error?: AuthError;
+  readonly error?: AnyAuthError;
 }
 
 export function checkMigrateFrom(value: Strategy | Strategy[] | undefined, current: readonly Strategy[]): Strategy[] {
@@ -45,7 +45,9 @@ export async function migrate(req: Request, res: Response, from: Strategy, to: S
   try {
     issued = await to.login(req, res, identityOf(old), old);
   } catch (err) {
-    return { id: old.id, from: from.name, to: to.name, sessionId: null, expiresAt: null, oldRevoked: false, error: toAuthError(err) };
+    // A bug in the new strategy is not a failed move to report and retry: it reaches Express (500).
+    if (!(err instanceof AuthError)) throw err;
+    return { id: old.id, from: from.name, to: to.name, sessionId: null, expiresAt: null, oldRevoked: false, error: err };
   }
   if (issued.token !== null) {
     res.setHeader(REISSUED_TOKEN_HEADER, issued.token);
@@ -55,7 +57,8 @@ export async function migrate(req: Request, res: Response, from: Strategy, to: S
   let oldRevoked = true;
   try {
     await from.logout(req, res, old);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err;
     oldRevoked = false;
   }
   return { id: old.id, from: from.name, to: to.name, sessionId: issued.sessionId, expiresAt: issued.expiresAt, oldRevoked };

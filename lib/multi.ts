@@ -63,7 +63,9 @@ export async function refuseConflicts(
     let result: Authenticated | null;
     try {
       result = await other.strategy.authenticate(req, res, other.presented);
-    } catch {
+    } catch (err) {
+      // A refused second credential is no conflict; a bug is still a bug.
+      if (!(err instanceof AuthError)) throw err;
       continue;
     }
     if (result !== null && result.principal.id !== winner.principal.id) throw new CredentialConflictError();
@@ -94,8 +96,8 @@ export async function authenticateWinner(
     let result: Authenticated | null;
     try {
       result = await fallback.strategy.authenticate(req, res, fallback.presented);
-    } catch {
-      throw err;
+    } catch (fallbackErr) {
+      throw fallbackErr instanceof AuthError ? err : fallbackErr;
     }
     return { winner: fallback, result, others: rest.filter((c) => c !== fallback && !(c.strategy === first.strategy)) };
   }

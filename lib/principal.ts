@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Identity, Principal, Strategy } from './types';
-import { toAuthError, type AuthError, type ListenerError } from './errors';
+import { AuthError, type ListenerError } from './errors';
 import type { RoleHierarchy } from './roles';
 import { refreshHandler, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
 import type { Precedence } from './multi';
@@ -131,8 +131,10 @@ function admit(ctx: RequestAuth, slot: Slot | null, principal: Principal | null,
 
 function refuse(ctx: RequestAuth, slot: Slot | null, err: unknown, next: NextFunction): void {
   setPrincipal(ctx, slot, null);
-  ctx.error = toAuthError(err);
+  // Not a verdict on the credential but a bug: Express answers it (500), never as anonymous or as an outage.
+  if (!(err instanceof AuthError)) return next(err);
+  ctx.error = err;
   const { events } = ctx.setup;
-  if (events.listenerCount('rejected') > 0) events.emit('rejected', ctx.error.code, ctx.tried?.name ?? null);
+  if (events.listenerCount('rejected') > 0) events.emit('rejected', err.code, ctx.tried?.name ?? null);
   next();
 }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { CarrierKind, Identity, Issued, Strategy } from './types';
-import { AuthError, configError, CsrfError, NotSupportedError, toAuthError } from './errors';
+import { AuthError, configError, CsrfError, NotSupportedError, type AnyAuthError } from './errors';
 import { isCrossSite } from './carriers/csrf';
 import { INTERNALS, type AuthContext, type Internals } from './context';
 import { reuseSubject } from './freshness';
@@ -11,7 +11,7 @@ import { refuseCrossSite, type Setup } from './setup';
  * It also holds what guards read (Internals): the verdict, where the credential came from, the realm.
  */
 export class RequestAuth implements AuthContext, Internals {
-  error: AuthError | null = null;
+  error: AnyAuthError | null = null;
   carrier: CarrierKind | null = null;
   bearer: boolean;
   used: Strategy | null = null;
@@ -28,25 +28,17 @@ export class RequestAuth implements AuthContext, Internals {
   effectiveRoles(roles: readonly string[]): ReadonlySet<string> { return this.setup.effectiveRoles(roles); }
   get strategy(): Strategy['name'] | null { return this.used?.name ?? null; }
 
+  // What the app awaits rejects as it failed: an AuthError is a verdict, anything else a bug (never a 503).
   login(identity: Identity, options?: { strategy?: Strategy['name'] }): Promise<Issued> {
-    return act(() => login(this, identity, options?.strategy));
+    return login(this, identity, options?.strategy);
   }
 
   logout(): Promise<void> {
-    return act(() => logout(this));
+    return logout(this);
   }
 
   refresh(): Promise<Issued> {
-    return act(() => refresh(this));
-  }
-}
-
-/** What the app awaits: an AuthError, or a configuration mistake (TypeError) as it is. */
-async function act<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw err instanceof TypeError ? err : toAuthError(err);
+    return refresh(this);
   }
 }
 

@@ -142,8 +142,9 @@ export interface Authenticated {
 
 /**
  * A strategy: one point in the carrier × envelope × state grid.
- * `authenticate` returns null for "no credential", throws an `AuthError` for a bad one;
- * anything else it throws is infrastructure and becomes a 503.
+ * `authenticate` returns null for "no credential", throws an `AuthError` for a bad one (an unreachable store or
+ * JWKS is one too: StoreUnavailableError / KeysUnavailableError, wrapped where the I/O happens); anything else it
+ * throws is a bug and reaches Express's error handling (500).
  */
 export interface Strategy {
   readonly name: StrategyName;

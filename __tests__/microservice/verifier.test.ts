@@ -156,7 +156,7 @@ describe('fetching and caching', () => {
     await server.stop();
     const app = verifier(server.url, { jwks: { cooldown: '50ms', timeout: '1s' } });
     const res = await request(app).get('/me').set('Authorization', bearer(mint({ sub: 'alice' }))).expect(503);
-    expect(res.body.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(res.body.code).toBe('ERR_KEYS_UNAVAILABLE');
     expect(res.headers['retry-after']).toBeDefined();
     await server.start();
     await until(async () => (await request(app).get('/me').set('Authorization', bearer(mint({ sub: 'alice' })))).status === 200, 3000, 'recovery');

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { configError } from '../errors';
+import { KeysUnavailableError, configError } from '../errors';
 import { toMs } from '../duration';
 import type { KeySource } from './jwt';
 import type { JwtAlgorithm, ResolvedKey } from './jwt-keys';
@@ -103,13 +103,11 @@ export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySou
     const set = usable(now);
     if (set !== null) return set;
     // The issuer failed recently: do not retry on every request.
-    if (now - failedAt < cooldownMs && inflight === null) {
-      throw new Error('express-principal: the JWKS could not be fetched (retrying after the cooldown)');
-    }
+    if (now - failedAt < cooldownMs && inflight === null) throw keysUnavailable(COOLING_DOWN, cooldownMs - (now - failedAt));
     try {
       await refresh();
     } catch (err) {
-      throw new Error('express-principal: the JWKS could not be fetched', { cause: err });
+      throw keysUnavailable(err, cooldownMs);
     }
     return keys as unknown as Map<string, ResolvedKey>;
   }
@@ -145,6 +143,13 @@ export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySou
     publicJwks: () => ({ keys: [] }),
   };
   return source;
+}
+
+const COOLING_DOWN = new Error('the last JWKS fetch failed within jwks.cooldown; the issuer is not asked again yet');
+
+/** 503 until the verifier asks the issuer again: `Retry-After` is what is left of the cooldown (at least a second). */
+function keysUnavailable(cause: unknown, waitMs: number): KeysUnavailableError {
+  return new KeysUnavailableError(cause, Math.max(1, Math.ceil(waitMs / 1000)));
 }
 
 /**
