@@ -1,7 +1,7 @@
 import type { SessionData, Store } from 'express-session';
 import type { StateStore } from '../lib/types';
 import { StoreUnavailableError } from '../lib/errors';
-import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
+import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
 import { checkOptions } from '../lib/option-keys';
 
 export interface MemoryStoreOptions {
@@ -61,7 +61,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
 
 
 
-  return {
+  const store: SessionBackedStore = {
     kind: 'memory',
     prefix,
     async get(key) { return get(key); },
@@ -101,4 +101,5 @@ export function memoryStore(options: MemoryStoreOptions = {}): StateStore {
     sessionStore: (): Store => sessions,
     async close() { clearInterval(timer); },
   };
+  return store;
 }

@@ -6,7 +6,7 @@ import { toMs } from '../lib/duration';
 import { bounded } from './bounded';
 import { redisRevocationLog } from './redis-log';
 import { SET_MAX } from './redis-set-max';
-import { CallbackSessionStore, sessionTtlSeconds } from './session-store';
+import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
 import { checkOptions } from '../lib/option-keys';
 
 /** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
@@ -70,7 +70,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     destroy: (sid) => run(async () => { await connectRedis.destroy(sid); }),
   });
 
-  return {
+  const store: SessionBackedStore = {
     kind: 'redis',
     prefix,
     get: (key) => run(async () => str(await client.get(k(key)))),
@@ -99,5 +99,6 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     invalidationLog: redisRevocationLog(client, `${prefix}rc:`, run),
     async close() {},
   };
+  return store;
 }
 

@@ -1,6 +1,17 @@
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 
+import type { StateStore } from '../lib/types';
+
+/**
+ * A StateStore of this package (memoryStore, redisStore) that also holds an express-session Store over the same
+ * records (connect-redis for Redis). Internal: the public StateStore contract has no express-session type in it.
+ */
+export interface SessionBackedStore extends StateStore {
+  /** Always the same object; its 'disconnect' / 'connect' events make stored strategies fail closed meanwhile. */
+  sessionStore(): session.Store;
+}
+
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /** Seconds a session should live in the store, as connect-redis computes it: until its cookie expires. */

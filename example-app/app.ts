@@ -129,19 +129,18 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     ...(env.AUTH_TTL ? { ttl: env.AUTH_TTL } : {}),
   };
   const built = fromConfig(config, redis ? { redis: redis as unknown as RedisClientLike } : {});
+  // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
+  // page for browser navigations and problem+json for API clients.
+  const auth = principal({ strategy: built, onError: 'next' });
   if (redis) {
     redis.on('error', () => { /* outages surface as 503 from the store; keep the process alive */ });
     try {
       await redis.connect();
     } catch (err) {
-      await built.close().catch(() => {});
+      await auth.close().catch(() => {});
       throw new Error(`cannot connect to Redis at ${env.REDIS_URL || 'redis://127.0.0.1:6379'} (${(err as Error).message})`);
     }
   }
-
-  // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
-  // page for browser navigations and problem+json for API clients.
-  const auth = principal({ strategy: built, onError: 'next' });
   const cookieName = secure ? (isJwt ? '__Host-ep' : '__Host-sid') : (isJwt ? 'ep' : 'sid');
   const statefulStore = strategy === 'stateful-jwt' || (strategy === 'session-cookie' && storage !== 'cookie');
   const settings: ExampleSettings = {

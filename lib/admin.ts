@@ -1,12 +1,13 @@
 import type { RequestHandler } from 'express';
-import type { Identity, Strategy } from './types';
+import type { Identity } from './types';
+import type { StrategyImpl } from './strategy';
 import { AuthError } from './errors';
 import type { Setup } from './setup';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
 
 /** One strategy per shared session state: every session of a subject is reached once. */
-function distinct(list: readonly Strategy[]): Strategy[] {
+function distinct(list: readonly StrategyImpl[]): StrategyImpl[] {
   return list.filter((s, i) => s.sessionState === undefined || list.findIndex((t) => t.sessionState === s.sessionState) === i);
 }
 

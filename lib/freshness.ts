@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { Identity, Principal, Strategy, StrategyName } from './types';
+import type { Identity, Principal, StrategyName } from './types';
+import type { StrategyImpl } from './strategy';
 import { configError, dataSourceFailure, RefreshReusedError } from './errors';
 import { toMs } from './duration';
 import { sanitizeIdentity } from './claims';
@@ -51,7 +52,7 @@ export interface Freshness {
   /** `load`, single-flight per subject: concurrent callers share one call. */
   load(id: string): Promise<Identity | null>;
   /** The principal as the route must see it: unchanged when fresh, reloaded (and re-issued) when stale, null when gone. */
-  ensure(req: Request, res: Response, strategy: Strategy, current: Principal): Promise<Principal | null>;
+  ensure(req: Request, res: Response, strategy: StrategyImpl, current: Principal): Promise<Principal | null>;
 }
 
 export function freshness(options: RefreshPrincipalOptions, events: FreshnessEvents): Freshness {
@@ -78,7 +79,7 @@ export function freshness(options: RefreshPrincipalOptions, events: FreshnessEve
     return work;
   }
 
-  async function ensure(req: Request, res: Response, strategy: Strategy, current: Principal): Promise<Principal | null> {
+  async function ensure(req: Request, res: Response, strategy: StrategyImpl, current: Principal): Promise<Principal | null> {
     const ageMs = Date.now() - current.loadedAt.getTime();
     if (ageMs <= maxAgeMs) return current;
     const identity = await load(current.id);

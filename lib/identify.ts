@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, Principal, Strategy } from './types';
+import type { Authenticated, Principal } from './types';
+import type { StrategyImpl } from './strategy';
 import { CredentialTooLargeError } from './errors';
 import { isCrossSite } from './carriers/csrf';
 import { authenticateWinner, presentCredentials, refuseConflicts, type Candidate } from './multi';
@@ -30,7 +31,7 @@ export function identify(ctx: RequestAuth): Outcome {
   return settle(ctx, first.strategy, first.strategy.authenticate(req, ctx.res, first.presented));
 }
 
-function settle(ctx: RequestAuth, strategy: Strategy, result: Authenticated | null | Promise<Authenticated | null>): Outcome {
+function settle(ctx: RequestAuth, strategy: StrategyImpl, result: Authenticated | null | Promise<Authenticated | null>): Outcome {
   if (result instanceof Promise) return result.then((r) => settle(ctx, strategy, r) as Principal | null);
   if (result !== null) ctx.used = strategy;
   return result?.principal ?? null;

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Identity, Issued, Principal, Strategy, StrategyName } from './types';
+import { strategyImpl, type StrategyImpl } from './strategy';
 import { AuthError, configError, type AnyAuthError } from './errors';
 import { REISSUED_TOKEN_HEADER } from './carriers/header';
 import { markReissue } from './auth-time';
@@ -17,10 +18,10 @@ export interface MigrationOutcome {
   readonly error?: AnyAuthError;
 }
 
-export function checkMigrateFrom(value: Strategy | Strategy[] | undefined, current: readonly Strategy[]): Strategy[] {
+export function checkMigrateFrom(value: Strategy | Strategy[] | undefined, current: readonly StrategyImpl[]): StrategyImpl[] {
   if (value === undefined) return [];
-  const list = Array.isArray(value) ? value : [value];
-  if (list.some((s) => typeof s?.authenticate !== 'function' || typeof s.logout !== 'function')) {
+  const list = (Array.isArray(value) ? value : [value]).map(strategyImpl);
+  if (!list.every((s): s is StrategyImpl => typeof s?.logout === 'function')) {
     throw configError('migrateFrom must be a strategy (or a list): the one users are moving away from');
   }
   if (list.some((s) => current.includes(s))) throw configError('a strategy cannot be both in `strategy` and in `migrateFrom`');
@@ -39,7 +40,7 @@ export function identityOf(p: Principal): Identity {
  * If the new credential cannot be issued (store down), nothing is revoked: the old credential keeps working
  * and the move is tried again on the next request.
  */
-export async function migrate(req: Request, res: Response, from: Strategy, to: Strategy, old: Principal): Promise<MigrationOutcome> {
+export async function migrate(req: Request, res: Response, from: StrategyImpl, to: StrategyImpl, old: Principal): Promise<MigrationOutcome> {
   let issued: Issued;
   markReissue(old);
   try {

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, CarrierKind, Presented, Strategy } from './types';
+import type { Authenticated, CarrierKind, Presented } from './types';
+import type { StrategyImpl } from './strategy';
 import { AuthError, configError, CredentialConflictError } from './errors';
 
 /**
@@ -11,7 +12,7 @@ export type Precedence = 'header-first' | 'listed';
 
 /** A credential found on the request, and the strategy it belongs to. */
 export interface Candidate {
-  readonly strategy: Strategy;
+  readonly strategy: StrategyImpl;
   readonly carrier: CarrierKind;
   /** The credential itself, read once. */
   readonly presented: Presented;
@@ -29,8 +30,8 @@ export function checkPrecedence(value: unknown): Precedence {
  * Every credential present on the request, best first: current strategies (by precedence) before
  * `migrateFrom` ones. Cheap: no crypto, no I/O.
  */
-export function presentCredentials(req: Request, strategies: readonly Strategy[], legacy: readonly Strategy[], precedence: Precedence): Candidate[] {
-  const found = (list: readonly Strategy[], isLegacy: boolean): Candidate[] => {
+export function presentCredentials(req: Request, strategies: readonly StrategyImpl[], legacy: readonly StrategyImpl[], precedence: Precedence): Candidate[] {
+  const found = (list: readonly StrategyImpl[], isLegacy: boolean): Candidate[] => {
     const out: Candidate[] = [];
     for (const strategy of list) {
       const presented = strategy.find(req);

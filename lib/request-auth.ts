@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { CarrierKind, Identity, Issued, Strategy } from './types';
+import type { StrategyImpl } from './strategy';
 import { AuthError, configError, CsrfError, NotSupportedError, type AnyAuthError } from './errors';
 import { isCrossSite } from './carriers/csrf';
 import { INTERNALS, type AuthContext, type Internals } from './context';
@@ -14,9 +15,9 @@ export class RequestAuth implements AuthContext, Internals {
   error: AnyAuthError | null = null;
   carrier: CarrierKind | null = null;
   bearer: boolean;
-  used: Strategy | null = null;
+  used: StrategyImpl | null = null;
   /** The strategy whose credential is being authenticated (named by `rejected`). */
-  tried: Strategy | null = null;
+  tried: StrategyImpl | null = null;
 
   constructor(readonly setup: Setup, readonly req: Request, readonly res: Response) {
     this.bearer = setup.acceptsHeader;

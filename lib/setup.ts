@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { PrincipalEvents, PrincipalOptions } from './principal';
-import type { Strategy } from './types';
+import { strategyImpl, type StrategyImpl } from './strategy';
 import { configError, CsrfError } from './errors';
 import { Listeners } from './listeners';
 import { DEFAULT_MAX_CREDENTIAL_BYTES } from './carriers/header';
@@ -13,11 +13,11 @@ import { checkOptions } from './option-keys';
 
 /** A `principal()` middleware's configuration, validated once: everything its requests and admin calls read. */
 export interface Setup {
-  readonly strategies: readonly Strategy[];
+  readonly strategies: readonly StrategyImpl[];
   /** Issues credentials (`req.auth.login()`), and handles logouts no strategy claimed. */
-  readonly primary: Strategy;
+  readonly primary: StrategyImpl;
   /** `migrateFrom`: accepted, then replaced by a credential of the primary strategy. */
-  readonly legacy: readonly Strategy[];
+  readonly legacy: readonly StrategyImpl[];
   readonly precedence: Precedence;
   readonly onError: 'respond' | 'next';
   readonly maxBytes: number;
@@ -34,8 +34,10 @@ export interface Setup {
 
 export function resolveSetup(options: PrincipalOptions): Setup {
   checkOptions('principal', options);
-  const strategies = Array.isArray(options?.strategy) ? options.strategy : options?.strategy ? [options.strategy] : [];
-  if (strategies.length === 0 || strategies.some((s) => typeof s?.authenticate !== 'function')) {
+  const given = Array.isArray(options?.strategy) ? options.strategy : options?.strategy ? [options.strategy] : [];
+  // The one place the opaque strategies users hold become the hooks they are.
+  const strategies = given.map(strategyImpl);
+  if (strategies.length === 0 || !strategies.every((s): s is StrategyImpl => s !== null)) {
     throw configError('principal() needs `strategy`: statelessJwt(...), statefulJwt(...) or sessionCookie(...) (or a list of them)');
   }
   const onError = options.onError ?? 'respond';
@@ -47,7 +49,7 @@ export function resolveSetup(options: PrincipalOptions): Setup {
     revoked: (subject, reason) => events.emit('revoked', subject, reason),
   });
   return {
-    strategies, primary: strategies[0] as Strategy, legacy, precedence: checkPrecedence(options.precedence), onError,
+    strategies, primary: strategies[0] as StrategyImpl, legacy, precedence: checkPrecedence(options.precedence), onError,
     maxBytes: options.maxCredentialBytes ?? DEFAULT_MAX_CREDENTIAL_BYTES,
     trusted: new Set(options.trustedOrigins ?? []),
     effectiveRoles: resolveHierarchy(options.roleHierarchy),

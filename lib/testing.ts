@@ -388,13 +388,6 @@ function describePrefixes(suite: Suite): void {
       await two.setMax('mark', 3, 60_000);
       expect(await one.get('mark')).toBe('5');
     }, timeoutMs);
-
-    it('sessionStore() is one object per store, an event source for connect / disconnect', async () => {
-      const { store } = await suite.fresh('sess');
-      const sessions = store.sessionStore();
-      expect(sessions).toBe(store.sessionStore());
-      expect(typeof sessions.on).toBe('function');
-    }, timeoutMs);
   });
 }
 

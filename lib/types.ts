@@ -1,5 +1,3 @@
-import type { Request, Response } from 'express';
-import type { Store as ExpressSessionStore } from 'express-session';
 
 /** What the app hands to `req.auth.login()`. */
 export interface Identity {
@@ -83,8 +81,6 @@ export interface StateStore {
   indexAdd(subject: string, member: string, ttlMs: number): Promise<void>;
   indexMembers(subject: string): Promise<string[]>;
   indexRemove(subject: string, members: readonly string[]): Promise<void>;
-  /** The express-session Store over the same backend and prefix (connect-redis for Redis). */
-  sessionStore(): ExpressSessionStore;
   /** An append-only, trimmed log that instances follow to keep local revocation caches current (absent: direct lookups). */
   readonly revocationLog?: RevocationLog;
   /** A sibling log of session-record invalidations that keeps local record caches coherent (lib/state/record-cache.ts). */
@@ -140,41 +136,16 @@ export interface Authenticated {
   readonly carrier: CarrierKind;
 }
 
+/** Types a strategy only its factories can make: a symbol that exists in these declarations alone. */
+declare const strategyBrand: unique symbol;
+
 /**
- * A strategy: one point in the carrier × envelope × state grid.
- * `authenticate` returns null for "no credential", throws an `AuthError` for a bad one (an unreachable store or
- * JWKS is one too: StoreUnavailableError / KeysUnavailableError, wrapped where the I/O happens); anything else it
- * throws is a bug and reaches Express's error handling (500).
+ * A strategy, as `statelessJwt()`, `statefulJwt()`, `sessionCookie()` and `fromConfig()` make it: one point in
+ * the carrier × envelope × state grid, handed to `principal()`. Opaque: what it does is reached through
+ * `principal()`'s middleware, `req.auth` and its admin API.
  */
 export interface Strategy {
   readonly name: StrategyName;
   readonly carriers: readonly CarrierKind[];
-  /**
-   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, never
-   * throws; an oversized or malformed value is refused by `authenticate`). `null`: none present.
-   */
-  find(req: Request): Presented | null;
-  /** May answer synchronously (e.g. a cached token checked against local revocation state). */
-  authenticate(req: Request, res: Response, presented: Presented): Authenticated | null | Promise<Authenticated | null>;
-  login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
-  logout(req: Request, res: Response, current: Principal | null): Promise<void>;
-  revokeAll(subject: string): Promise<void>;
-  /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
-  update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
-  /**
-   * Internal: the session state behind `revokeAll` / `update` (a store's session-record repository). Strategies
-   * with the same one share every session of a subject, so `principal()` asks one of them, not each.
-   */
-  readonly sessionState?: object;
-  /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
-  publicJwks?(): { keys: Record<string, unknown>[] };
-  /**
-   * Internal (refreshPrincipal): replaces the current credential's roles/scopes/claims with freshly loaded ones
-   * (stateful: rewrites the record; stateless: re-issues the token) and returns the new Principal
-   * (`loadedAt` = now, `authenticatedAt` unchanged).
-   */
-  rehydrate?(req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal>;
-  /** Internal (refresh tokens): rotates the presented refresh token and issues a new access token. */
-  refresh?(req: Request, res: Response, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<Issued>;
-  close(): Promise<void>;
+  readonly [strategyBrand]: true;
 }

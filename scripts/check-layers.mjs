@@ -17,7 +17,7 @@ function layerOf(module) {
 }
 
 /** Top-level modules every layer may use: values and rules with no knowledge of requests, stores or strategies. */
-const CORE = new Set(['lib/errors', 'lib/types', 'lib/duration', 'lib/claims', 'lib/roles', 'lib/principal-of', 'lib/auth-time', 'lib/options', 'lib/option-keys']);
+const CORE = new Set(['lib/errors', 'lib/types', 'lib/strategy', 'lib/duration', 'lib/claims', 'lib/roles', 'lib/principal-of', 'lib/auth-time', 'lib/options', 'lib/option-keys']);
 
 /** What each layer may import (besides itself). */
 const ALLOWED = {

@@ -8,6 +8,7 @@ import request from 'supertest';
 import type { SessionData, Store } from 'express-session';
 import type { StateStore } from '../../lib';
 import type { StoreInspector } from '../../lib/testing';
+import type { SessionBackedStore } from '../../adapters/session-store';
 import { uniquePrefix } from '../helpers/redis';
 import { credentialFrom, makeApp, makeStrategy, STRATEGY_KINDS } from './test-app';
 
@@ -31,6 +32,9 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
     await sleep(everyMs);
   }
 }
+
+/** The express-session Store the package's own stores hold (not part of the public StateStore). */
+export const sessionsOf = (store: StateStore): Store => (store as SessionBackedStore).sessionStore();
 
 const cb = <T>(fn: (done: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> =>
   new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
@@ -58,15 +62,17 @@ export function testStrategiesOnStore(name: string, makeStore: (prefix: string) 
       const { store: one } = fresh('iso1');
       const { store: two } = fresh('iso2');
       const sess = { cookie: { originalMaxAge: 60_000 } } as unknown as SessionData;
-      await cb<void>((done) => one.sessionStore().set('sid-1', sess, done));
-      expect(await cb<SessionData | null>((done) => two.sessionStore().get('sid-1', done))).toBeNull();
-      expect(await cb<SessionData | null>((done) => one.sessionStore().get('sid-1', done))).not.toBeNull();
+      await cb<void>((done) => sessionsOf(one).set('sid-1', sess, done));
+      expect(await cb<SessionData | null>((done) => sessionsOf(two).get('sid-1', done))).toBeNull();
+      expect(await cb<SessionData | null>((done) => sessionsOf(one).get('sid-1', done))).not.toBeNull();
     });
 
     it('sessionStore(): express-session get/set/destroy round trip', async () => {
       const { store } = fresh('sess');
-      const sessions: Store = store.sessionStore();
-      expect(sessions).toBe(store.sessionStore());
+      const sessions: Store = sessionsOf(store);
+      // One object per store, an event source for connect / disconnect (what lib/state/session-repository.ts listens to).
+      expect(sessions).toBe(sessionsOf(store));
+      expect(typeof sessions.on).toBe('function');
       expect(await cb<SessionData | null>((done) => sessions.get('nope', done))).toBeNull();
       const data = { cookie: { originalMaxAge: 60_000, path: '/', httpOnly: true }, extra: { n: 1 } } as unknown as SessionData;
       await cb<void>((done) => sessions.set('abc', data, done));
@@ -81,7 +87,7 @@ export function testStrategiesOnStore(name: string, makeStore: (prefix: string) 
       expect(store.prefix).toBe(prefix);
       await store.set('plain', 'v', 60_000);
       await store.indexAdd('frank', 'm', 60_000);
-      await cb<void>((done) => store.sessionStore().set('sid-x', { cookie: { originalMaxAge: 60_000 } } as unknown as SessionData, done));
+      await cb<void>((done) => sessionsOf(store).set('sid-x', { cookie: { originalMaxAge: 60_000 } } as unknown as SessionData, done));
       const inspector = options.inspect?.();
       if (inspector) {
         expect(await inspector.rawGet(`${prefix}plain`)).toBe('v');

@@ -11,7 +11,7 @@ import type { Express } from 'express';
 import { memoryStore, redisStore, type StateStore } from '../../lib';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server';
 import { credentialFrom, makeApp, makeStrategy, STRATEGY_KINDS, type StrategyKind } from '../adapters/test-app';
-import { eventually } from '../adapters/contract';
+import { eventually, sessionsOf } from '../adapters/contract';
 
 jest.setTimeout(60_000);
 
@@ -220,13 +220,13 @@ describe('express-session "no session" path (store reports a disconnect)', () =>
     try {
       const cred = credentialFrom('session-cookie', await request(app).post('/login').send({ id: 'frank' }));
       expect((await request(app).get('/me').set(cred)).status).toBe(200);
-      store.sessionStore().emit('disconnect');
+      sessionsOf(store).emit('disconnect');
       const during = await timed(request(app).get('/me').set(cred));
       expectOutage(during, 'lookup while express-session considers its store disconnected');
       expect(during.res.body).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
       expectOutage(await timed(request(app).post('/login').send({ id: 'gina' })), 'login while disconnected');
       const logoutDuring = await timed(request(app).post('/logout').set(cred));
-      store.sessionStore().emit('connect');
+      sessionsOf(store).emit('connect');
       expect((await request(app).get('/me').set(cred)).body).toMatchObject({ id: 'frank' });
       expectOutage(logoutDuring, 'logout while disconnected (the session above survived it)');
     } finally {

@@ -8,6 +8,8 @@ import express, { type RequestHandler } from 'express';
 import request from 'supertest';
 import jwt from 'jsonwebtoken';
 import { principal, statelessJwt, requireAuth, type PrincipalMiddleware, type Strategy } from '../../lib';
+// The strategies' internal hooks (their public JWKS), as principal() reaches them.
+import { strategyImpl } from '../../lib/strategy';
 import type { JwtKey } from '../../lib/envelopes/jwt-keys';
 import type { StatelessJwtOptions } from '../../lib/strategies/stateless-jwt';
 import { AUDIENCE, ISSUER, ecKeys, listen, publicJwk, startJwksServer, until, type JwksServer, type Listening } from './support';
@@ -90,7 +92,7 @@ test('runbook, compromised key: a token minted before the removal is refused onc
   issuerApp.post('/login', async (req, res) => res.json(await req.auth.login({ id: 'alice' })));
   issuerApp.get('/.well-known/jwks.json', (_req, res) => {
     jwksServed += 1;
-    res.type('application/jwk-set+json').send(JSON.stringify(strategy?.publicJwks?.() ?? { keys: [] }));
+    res.type('application/jwk-set+json').send(JSON.stringify(strategyImpl(strategy)?.publicJwks?.() ?? { keys: [] }));
   });
   const deploy = (keys: JwtKey[]) => {
     strategy = statelessJwt({ keys, issuer: ISSUER, audience: AUDIENCE, ttl: `${TEN_YEARS_S}s` });

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { memoryStore } from '../../lib';
 import { cleanupPrefix, connectRedis, redisUrl, uniquePrefix, type TestRedisClient } from '../helpers/redis';
+import { sessionsOf } from '../adapters/contract';
 import { clientIds, login, logout, me, seenWithin, startInstance, waitUntil, warm, type Instance, type Kind } from './support';
 
 const BOUND_MS = 1000;
@@ -124,7 +125,7 @@ describe.each<Kind>(['stateful-jwt', 'session-cookie'])('%s: a change whose inva
           const record = JSON.parse(String(await B.store.get(key))) as Record<string, unknown>;
           await B.store.set(key, JSON.stringify({ ...record, roles: ['changed'] }), 60_000);
         } else {
-          const ss = B.store.sessionStore();
+          const ss = sessionsOf(B.store);
           const data = await new Promise<Record<string, unknown>>((resolve, reject) => ss.get(candidate.sessionId, (err, d) => (err ? reject(err) : resolve(d as unknown as Record<string, unknown>))));
           const ep = { ...(data.ep as Record<string, unknown>), roles: ['changed'] };
           await new Promise<void>((resolve, reject) => ss.set(candidate.sessionId, { ...data, ep } as never, (err) => (err ? reject(err) : resolve())));

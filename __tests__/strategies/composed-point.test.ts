@@ -8,6 +8,7 @@ import express from 'express';
 import request from 'supertest';
 import { memoryStore, principal, redisStore, requireAuth, statefulJwt, type StateStore, type Strategy, type StrategyName } from '../../lib';
 import { storedSession, type SessionCarrier } from '../../lib/strategies/stored-session';
+import { asStrategy } from '../../lib/strategy';
 import { SignedSessionIdEnvelope } from '../../lib/envelopes/signed-session-id';
 import { bearerValue } from '../../lib/carriers/header';
 import { resolveTimeouts } from '../../lib/state/session-record';
@@ -32,7 +33,7 @@ const bearerCarrier: SessionCarrier = {
 
 function opaqueToken(store: StateStore): Strategy {
   const envelope = new SignedSessionIdEnvelope([secret], (sid) => OPAQUE_LAYOUT.prefix + sid);
-  return storedSession({
+  return asStrategy(storedSession({
     name: 'opaque-token' as StrategyName,
     carrier: bearerCarrier,
     envelope: {
@@ -44,7 +45,7 @@ function opaqueToken(store: StateStore): Strategy {
       seal: (sid) => envelope.sign(sid).slice(2),
     },
     store, layout: OPAQUE_LAYOUT, timeouts: resolveTimeouts({ idleTimeout: '10m', absoluteTimeout: '1h' }), sidBytes: 32,
-  });
+  }));
 }
 
 /** Both credentials travel in the Authorization header, so each gets its own principal() on the shared store. */

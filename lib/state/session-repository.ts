@@ -6,6 +6,16 @@ import type { RecordCache } from './record-cache';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
 
+/**
+ * Not in the StateStore contract: memoryStore() and redisStore() also hold an express-session Store over the same
+ * records (adapters/session-store.ts), whose 'disconnect' / 'connect' events (connect-redis's signal, or an app's)
+ * say whether the backend can be trusted. A store without one reports outages by rejecting its calls.
+ */
+interface ConnectionSignals {
+  on(event: 'connect' | 'disconnect', listener: () => void): unknown;
+}
+type SignallingStore = StateStore & { sessionStore?(): ConnectionSignals };
+
 /** Attempts of a read–modify–compare-and-set before the writer gives up (another writer kept winning). */
 const REWRITE_ATTEMPTS = 5;
 
@@ -21,9 +31,9 @@ export class SessionRepository {
   constructor(readonly store: StateStore) {
     // A store whose express-session Store reports "disconnect" (connect-redis's signal, or an app's) cannot be
     // trusted to hold current sessions until it reports "connect" again: fail closed meanwhile.
-    const signals = store.sessionStore();
-    signals.on('disconnect', () => { this.online = false; });
-    signals.on('connect', () => { this.online = true; });
+    const signals = (store as SignallingStore).sessionStore?.();
+    signals?.on('disconnect', () => { this.online = false; });
+    signals?.on('connect', () => { this.online = true; });
   }
 
   /** Throws StoreUnavailableError while the store reports itself disconnected. */

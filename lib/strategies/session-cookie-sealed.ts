@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Authenticated, CookieOptions, CookieStore, Identity, Issued, Principal, StateStore, Strategy } from '../types';
+import type { Authenticated, CookieOptions, CookieStore, Identity, Issued, Principal, StateStore } from '../types';
+import type { StrategyImpl } from '../strategy';
 import { configError, CredentialRevokedError, CredentialTooLargeError, InvalidCredentialError, NotSupportedError } from '../errors';
 import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
 import { isStateStore } from '../state/store-kind';
@@ -24,7 +25,7 @@ interface SealedSession extends SessionRecord {
 }
 
 /** The session lives in an encrypted cookie: no server state, revocable only with a `revocation` store. */
-export function sealedSessionCookie(options: SealedOptions): Strategy {
+export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
   const { store } = options;
   const cookie = resolveCookie(options.cookie, 'sid');
   const timeouts = resolveTimeouts(options);

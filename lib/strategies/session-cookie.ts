@@ -1,8 +1,9 @@
 import type { AnyStore, CookieOptions, StateStore, Strategy } from '../types';
+import { asStrategy, type StrategyImpl } from '../strategy';
 import { configError, InvalidCredentialError } from '../errors';
 import { resolveCookie, readCookie, clearCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
-import { resolveTimeouts, type ResolvedTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
+import { resolveTimeouts, type ResolvedTimeouts, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
 import { SignedSessionIdEnvelope } from '../envelopes/signed-session-id';
 import { sealedSessionCookie } from './session-cookie-sealed';
@@ -31,13 +32,6 @@ export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning 
   recordCache?: RecordCacheSetting;
 }
 
-/** What express-session keeps under `req.session`. */
-declare module 'express-session' {
-  interface SessionData {
-    ep?: SessionRecord;
-  }
-}
-
 /** express-session's `cookie` field of a session, so an express-session app reading this record finds what it expects. */
 function sessionCookieField(cookie: ResolvedCookie, timeouts: ResolvedTimeouts, now = Date.now()) {
   return {
@@ -59,13 +53,13 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   if (isCookieStore(options?.store) && options.recordCache !== undefined && options.recordCache !== false) {
     throw configError('`recordCache` is for server-side stores (redisStore, memoryStore); a cookieStore session needs no lookup');
   }
-  if (isCookieStore(options?.store)) return sealedSessionCookie({ ...options, cookie: cookieOptions, store: options.store });
+  if (isCookieStore(options?.store)) return asStrategy(sealedSessionCookie({ ...options, cookie: cookieOptions, store: options.store }));
   if (!isStateStore(options?.store)) throw configError('sessionCookie needs `store`: redisStore({ client }), memoryStore() or cookieStore({ secret })');
   if (options.revocation !== undefined) throw configError('`revocation` is only for cookieStore; server-side sessions are revoked by deleting them');
-  return storedSessionCookie(options, options.store, resolveCookie(cookieOptions, 'sid'));
+  return asStrategy(storedSessionCookie(options, options.store, resolveCookie(cookieOptions, 'sid')));
 }
 
-function storedSessionCookie(options: SessionCookieOptions, store: StateStore, cookie: ResolvedCookie): Strategy {
+function storedSessionCookie(options: SessionCookieOptions, store: StateStore, cookie: ResolvedCookie): StrategyImpl {
   const timeouts = resolveTimeouts(options);
   const envelope = new SignedSessionIdEnvelope(checkSecrets(options.secret, 'sessionCookie secret'), (sid) => EXPRESS_SESSION_LAYOUT.prefix + sid);
   return storedSession({

@@ -1,4 +1,5 @@
 import type { StateStore, Strategy } from '../types';
+import { asStrategy } from '../strategy';
 import { configError, InvalidCredentialError } from '../errors';
 import { isStateStore } from '../state/store-kind';
 import { resolveTimeouts, type SessionTimeouts } from '../state/session-record';
@@ -34,10 +35,10 @@ export function statefulJwt(options: StatefulJwtOptions): Strategy {
     throw configError('statefulJwt needs `store`: redisStore({ client }) or memoryStore() (cookieStore cannot hold server-side sessions)');
   }
   const { envelope, carrier } = jwtParts(options, undefined, SESSION_TOKEN_TYP);
-  return storedSession({
+  return asStrategy(storedSession({
     name: 'stateful-jwt', carrier: tokenSessionCarrier(carrier), envelope: sessionJwt(envelope),
     store: options.store, layout: RECORD_LAYOUT, timeouts: resolveTimeouts(options), recordCache: options.recordCache, sidBytes: 18,
-  });
+  }));
 }
 
 /** The JWT strategies' token carrier, as a session credential's. */

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Authenticated, Identity, Issued, Presented, Principal, StateStore, Strategy } from '../types';
+import { asStrategy } from '../strategy';
 import { AuthRequiredError, configError, LogoutIncompleteError, NotSupportedError } from '../errors';
 import { toMs } from '../duration';
 import { validateMapping, type ClaimMapping } from '../claims';
@@ -62,7 +63,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   });
   const tokens = new AccessTokens({ envelope, ttlMs, claims: options.claims, revocation, maxLifetimeMs });
   const parts: Parts = { carrier, envelope, tokens, revocation, refresh, clockToleranceMs };
-  return {
+  return asStrategy({
     name: 'stateless-jwt',
     carriers: carrier.kinds,
     find: (req) => carrier.find(req),
@@ -83,7 +84,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     rehydrate: (req, res, current, identity) => rehydrate(parts, req, res, current, identity),
     refresh: (req, res, resolve) => rotate(parts, req, res, resolve),
     close: async () => { await revocation?.close(); },
-  };
+  });
 }
 
 function authenticate({ envelope, tokens }: Parts, presented: Presented): Authenticated | Promise<Authenticated> {

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, StateStore, Strategy, StrategyName } from '../types';
+import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, StateStore, StrategyName } from '../types';
+import type { StrategyImpl } from '../strategy';
 import { InvalidCredentialError } from '../errors';
 import { loginAuthTime } from '../auth-time';
 import { refuseOversized } from '../carriers/token-carrier';
@@ -49,7 +50,7 @@ export interface StoredSessionParts {
  * A point of the grid whose state is a session record: any carrier, any envelope that names a session id, and the
  * store's session-record repository. statefulJwt and sessionCookie are two such points.
  */
-export function storedSession(parts: StoredSessionParts): Strategy {
+export function storedSession(parts: StoredSessionParts): StrategyImpl {
   const { carrier, envelope, timeouts } = parts;
   const records = new SessionRecords(parts.store, parts.layout, { timeouts, recordCache: parts.recordCache, sidBytes: parts.sidBytes });
 

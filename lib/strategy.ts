@@ -1,0 +1,51 @@
+import type { Request, Response } from 'express';
+import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, Strategy, StrategyName } from './types';
+
+/**
+ * What a strategy does, as `principal()` drives it (internal: lib/index.ts exports only the opaque `Strategy`).
+ * `authenticate` returns null for "no credential", throws an `AuthError` for a bad one (an unreachable store or
+ * JWKS is one too: StoreUnavailableError / KeysUnavailableError, wrapped where the I/O happens); anything else it
+ * throws is a bug and reaches Express's error handling (500).
+ */
+export interface StrategyImpl {
+  readonly name: StrategyName;
+  readonly carriers: readonly CarrierKind[];
+  /**
+   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, never
+   * throws; an oversized or malformed value is refused by `authenticate`). `null`: none present.
+   */
+  find(req: Request): Presented | null;
+  /** May answer synchronously (e.g. a cached token checked against local revocation state). */
+  authenticate(req: Request, res: Response, presented: Presented): Authenticated | null | Promise<Authenticated | null>;
+  login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
+  logout(req: Request, res: Response, current: Principal | null): Promise<void>;
+  revokeAll(subject: string): Promise<void>;
+  /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
+  update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
+  /**
+   * Internal: the session state behind `revokeAll` / `update` (a store's session-record repository). Strategies
+   * with the same one share every session of a subject, so `principal()` asks one of them, not each.
+   */
+  readonly sessionState?: object;
+  /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
+  publicJwks?(): { keys: Record<string, unknown>[] };
+  /**
+   * Internal (refreshPrincipal): replaces the current credential's roles/scopes/claims with freshly loaded ones
+   * (stateful: rewrites the record; stateless: re-issues the token) and returns the new Principal
+   * (`loadedAt` = now, `authenticatedAt` unchanged).
+   */
+  rehydrate?(req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal>;
+  /** Internal (refresh tokens): rotates the presented refresh token and issues a new access token. */
+  refresh?(req: Request, res: Response, resolve: (snapshot: Identity) => Promise<Identity | null>): Promise<Issued>;
+  close(): Promise<void>;
+}
+
+/** The factories' side of the boundary: the hooks, as users hold them. */
+export function asStrategy(impl: StrategyImpl): Strategy {
+  return impl as unknown as Strategy;
+}
+
+/** `principal()`'s side: the hooks behind `value`, or `null` when it is no strategy (not made by a factory). */
+export function strategyImpl(value: unknown): StrategyImpl | null {
+  return typeof (value as Partial<StrategyImpl> | null | undefined)?.authenticate === 'function' ? value as StrategyImpl : null;
+}
