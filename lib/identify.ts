@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, Principal } from './types';
+import type { Authenticated, CarrierKind, Principal } from './types';
 import type { StrategyImpl } from './strategy';
 import { CredentialTooLargeError } from './errors';
 import { isCrossSite } from './carriers/csrf';
@@ -19,16 +19,21 @@ export function identify(ctx: RequestAuth): Outcome {
   const { setup, req } = ctx;
   const header = req.headers.authorization;
   if (typeof header === 'string' && header.length > setup.maxBytes) throw new CredentialTooLargeError();
-  const found = presentCredentials(req, setup.strategies, setup.legacy, setup.precedence);
-  const first = found[0];
-  if (first === undefined) return null;
-  ctx.carrier = first.carrier;
-  ctx.bearer = first.carrier === 'header';
-  ctx.tried = first.strategy;
-  if (!setup.direct) return several(ctx, found);
+  if (!setup.direct) return several(ctx);
+  const strategy = setup.primary;
+  const presented = strategy.find(req);
+  if (presented === null) return null;
+  noteCredential(ctx, strategy, presented.carrier);
   // A cookie sent by another site's form is ambient authority, not intent: ignore it.
-  if (first.carrier === 'cookie') refuseCrossSite(setup, req);
-  return settle(ctx, first.strategy, first.strategy.authenticate(req, ctx.res, first.presented));
+  if (presented.carrier === 'cookie') refuseCrossSite(setup, req);
+  return settle(ctx, strategy, strategy.authenticate(req, ctx.res, presented));
+}
+
+/** What guards and the `rejected` event need to know about the credential being authenticated. */
+function noteCredential(ctx: RequestAuth, strategy: StrategyImpl, carrier: CarrierKind): void {
+  ctx.carrier = carrier;
+  ctx.bearer = carrier === 'header';
+  ctx.tried = strategy;
 }
 
 function settle(ctx: RequestAuth, strategy: StrategyImpl, result: Authenticated | null | Promise<Authenticated | null>): Outcome {
@@ -37,8 +42,13 @@ function settle(ctx: RequestAuth, strategy: StrategyImpl, result: Authenticated 
   return result?.principal ?? null;
 }
 
-async function several(ctx: RequestAuth, found: readonly Candidate[]): Promise<Principal | null> {
+/** Several strategies, a migration or refreshPrincipal: every credential present, best first (lib/multi.ts). */
+async function several(ctx: RequestAuth): Promise<Principal | null> {
   const { setup, req, res } = ctx;
+  const found = presentCredentials(req, setup.strategies, setup.legacy, setup.precedence);
+  const first = found[0];
+  if (first === undefined) return null;
+  noteCredential(ctx, first.strategy, first.carrier);
   const picked = await authenticateWinner(req, res, found, () => refuseCrossSite(setup, req));
   if (picked === null || picked.result === null) return null;
   const { winner, result, others } = picked;
