@@ -124,7 +124,8 @@ class LogFollower implements RevocationLogFollower {
   private async run(): Promise<void> {
     while (!this.closed) {
       try {
-        const conn = await this.connection();
+        // No await while connected: a round costs the XREAD and nothing more.
+        const conn = this.conn ?? await this.connect();
         if (this.closed) break;
         if (conn.isReady ?? conn.isOpen) await this.readRound(conn);
         else await this.backOff();
@@ -138,8 +139,7 @@ class LogFollower implements RevocationLogFollower {
   }
 
   /** The follower's own connection, opened on first use and again after a connect that failed. */
-  private async connection(): Promise<RawConn> {
-    if (this.conn !== null) return this.conn;
+  private async connect(): Promise<RawConn> {
     const created = (this.app.duplicate as (o: Record<string, unknown>) => RawConn)(this.overrides);
     created.on('error', () => { /* reported through the failing command; the loop retries */ });
     created.unref?.(); // never keeps the process alive (applies to every socket it opens)
