@@ -67,95 +67,146 @@ export function redisRevocationLog(client: unknown, prefix: string, run: Run): R
         send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'NX']),
       ]);
     }),
-    follow: (listener, blockMs) => follow(app, key, send, listener, Math.max(1, Math.floor(blockMs))),
+    follow: (listener, blockMs) => new LogFollower(app, key, send, listener, Math.max(1, Math.floor(blockMs))),
   };
 }
 
-function follow(
-  app: RawClient,
-  key: string,
-  send: (conn: RawConn, readonly: boolean, args: string[]) => Promise<unknown>,
-  listener: RevocationLogListener,
-  blockMs: number,
-): RevocationLogFollower {
-  let closed = false;
-  let conn: RawConn | null = null;
-  let wake: (() => void) | null = null;
+type Send = (conn: RawConn, readonly: boolean, args: string[]) => Promise<unknown>;
+
+/** First wait before retrying a connection or a read, doubled on each failure up to MAX_BACKOFF_MS. */
+const FIRST_BACKOFF_MS = 20;
+const MAX_BACKOFF_MS = 500;
+
+/**
+ * One instance's reader of the log, on a connection of its own: reads with XREAD BLOCK until closed, retries
+ * with backoff, and after every (re)connection works out where to resume before it reads again (see position).
+ */
+class LogFollower implements RevocationLogFollower {
+  private closed = false;
+  private conn: RawConn | null = null;
+  /** Ends the current pause early (close() calls it). */
+  private wake: (() => void) | null = null;
   /** Run id of the server at the last connection; undefined before the first. */
-  let runId: string | null | undefined;
+  private runId: string | null | undefined;
   /** Whether the log existed at some point while we followed it (its vanishing then means it was lost). */
-  let seen = false;
-  // Named so operators (and tests) can find it in CLIENT LIST.
-  const name = followerName(app);
-  // A cluster names the connections it opens through `defaults`.
-  const overrides = app.masters !== undefined ? { defaults: { ...(app._options ?? app.options)?.defaults, name } } : { name };
+  private seen = false;
+  /** The last entry read; null until the first position. */
+  private lastId: string | null = null;
+  /** Set at the start and after every failure: were entries trimmed past our position meanwhile? */
+  private checkGap = true;
+  private backoffMs = FIRST_BACKOFF_MS;
+  private readonly overrides: Record<string, unknown>;
+  private readonly loop: Promise<void>;
 
-  const pause = (ms: number) => new Promise<void>((resolve) => {
-    const timer = setTimeout(() => { wake = null; resolve(); }, ms);
-    timer.unref();
-    wake = () => { clearTimeout(timer); wake = null; resolve(); };
-  });
+  constructor(
+    private readonly app: RawClient,
+    private readonly key: string,
+    private readonly send: Send,
+    private readonly listener: RevocationLogListener,
+    private readonly blockMs: number,
+  ) {
+    // Named so operators (and tests) can find it in CLIENT LIST.
+    const name = followerName(app);
+    // A cluster names the connections it opens through `defaults`.
+    this.overrides = app.masters !== undefined ? { defaults: { ...(app._options ?? app.options)?.defaults, name } } : { name };
+    this.loop = this.run();
+  }
 
-  const loop = (async () => {
-    let lastId: string | null = null;
-    let checkGap = true;
-    let backoff = 20;
-    while (!closed) {
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    const c = this.conn;
+    this.conn = null;
+    try { c?.destroy?.(); } catch { /* already closed */ }
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
       try {
-        if (conn === null) {
-          const created = (app.duplicate as (o: Record<string, unknown>) => RawConn)(overrides);
-          created.on('error', () => { /* reported through the failing command; the loop retries */ });
-          created.unref?.(); // never keeps the process alive (applies to every socket it opens)
-          conn = created;
-          await created.connect();
-        }
-        if (!(conn.isReady ?? conn.isOpen)) { await pause(backoff); backoff = Math.min(backoff * 2, 500); continue; }
-        if (checkGap) {
-          lastId = await position(conn, lastId);
-          checkGap = false;
-        }
-        const sentAt = performance.now();
-        // Read from the master: a replica's lag would stretch the staleness bound.
-        const reply = await send(conn, false, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(blockMs), 'STREAMS', key, lastId as string]);
-        if (closed) break;
-        const items = parseXRead(reply);
-        if (items.length > 0) {
-          lastId = (items[items.length - 1] as StreamItem).id;
-          seen = true;
-          listener.entries(items.map((item) => item.fields));
-        }
-        // Everything appended before the command left us is in this reply (or there was nothing).
-        if (items.length < BATCH) listener.synced(sentAt);
-        backoff = 20;
+        // No await while connected: a round costs the XREAD and nothing more.
+        const conn = this.conn ?? await this.connect();
+        if (this.closed) break;
+        if (conn.isReady ?? conn.isOpen) await this.readRound(conn);
+        else await this.backOff();
       } catch {
-        if (closed) break;
-        checkGap = true; // after a reconnect: were entries trimmed past our position?
-        if (conn !== null && !conn.isOpen) {
-          // connect() failed (Redis unreachable): start over with a fresh duplicate.
-          try { conn.destroy?.(); } catch { /* already gone */ }
-          conn = null;
-        }
-        await pause(backoff);
-        backoff = Math.min(backoff * 2, 500);
+        if (this.closed) break;
+        this.checkGap = true;
+        this.dropIfUnconnected();
+        await this.backOff();
       }
     }
-  })();
+  }
+
+  /** The follower's own connection, opened on first use and again after a connect that failed. */
+  private async connect(): Promise<RawConn> {
+    const created = (this.app.duplicate as (o: Record<string, unknown>) => RawConn)(this.overrides);
+    created.on('error', () => { /* reported through the failing command; the loop retries */ });
+    created.unref?.(); // never keeps the process alive (applies to every socket it opens)
+    this.conn = created;
+    await created.connect();
+    return created;
+  }
+
+  /** connect() failed (Redis unreachable): start over with a fresh duplicate. */
+  private dropIfUnconnected(): void {
+    const conn = this.conn;
+    if (conn === null || conn.isOpen) return;
+    try { conn.destroy?.(); } catch { /* already gone */ }
+    this.conn = null;
+  }
+
+  /** One XREAD: its entries go to the listener, and a short reply proves the listener in sync. */
+  private async readRound(conn: RawConn): Promise<void> {
+    if (this.checkGap) {
+      this.lastId = await this.position(conn, this.lastId);
+      this.checkGap = false;
+    }
+    const sentAt = performance.now();
+    // Read from the master: a replica's lag would stretch the staleness bound.
+    const reply = await this.send(conn, false, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(this.blockMs), 'STREAMS', this.key, this.lastId as string]);
+    if (this.closed) return;
+    const items = parseXRead(reply);
+    if (items.length > 0) {
+      this.lastId = (items[items.length - 1] as StreamItem).id;
+      this.seen = true;
+      this.listener.entries(items.map((item) => item.fields));
+    }
+    // Everything appended before the command left us is in this reply (or there was nothing).
+    if (items.length < BATCH) this.listener.synced(sentAt);
+    this.backoffMs = FIRST_BACKOFF_MS;
+  }
+
+  private async backOff(): Promise<void> {
+    await this.pause(this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+  }
+
+  /** Waits `ms`, or until close(); the timer never keeps the process alive. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.wake = null; resolve(); }, ms);
+      timer.unref();
+      this.wake = () => { clearTimeout(timer); this.wake = null; resolve(); };
+    });
+  }
 
   /** Where to resume; reports entries we can no longer read, and a server or log that lost its data. */
-  async function position(c: RawConn, at: string | null): Promise<string> {
-    let lastId = at === '0-0' ? null : at; // '0-0': nothing read yet, so the log is followed from its start
-    if (await restarted(c)) listener.reset?.();
-    const info = await streamInfo(c);
+  private async position(c: RawConn, at: string | null): Promise<string> {
+    let from = at === '0-0' ? null : at; // '0-0': nothing read yet, so the log is followed from its start
+    const listener = this.listener;
+    if (await this.restarted(c)) listener.reset?.();
+    const info = await this.streamInfo(c);
     if (info === null) {
-      if (seen) lost();
-      seen = false;
+      if (this.seen) this.lost();
+      this.seen = false;
       return '0-0'; // nothing to read yet; a log created later is read from its start
     }
-    seen = true;
+    this.seen = true;
     const lastGenerated = String(info.get('last-generated-id') ?? '0-0');
-    if (lastId !== null && compareIds(lastGenerated, lastId) < 0) {
-      lost(); // recreated below our position: what we had not read went with the old log
-      lastId = null;
+    if (from !== null && compareIds(lastGenerated, from) < 0) {
+      this.lost(); // recreated below our position: what we had not read went with the old log
+      from = null;
     }
     const first = firstEntryId(info);
     const length = Number(info.get('length') ?? 0);
@@ -163,52 +214,41 @@ function follow(
     // From its start, the log is complete only if nothing was ever removed from it (unknown before Redis 7).
     // From a position, entries after it were trimmed if the log now starts past it: the position itself may have
     // been the last one removed, but nothing proves it, so that counts as a gap too.
-    const missed = lastId === null
+    const missed = from === null
       ? added === null || added > length
-      : compareIds(first ?? lastGenerated, lastId) > 0;
+      : compareIds(first ?? lastGenerated, from) > 0;
     if (missed) listener.gap(idMs(first === null ? lastGenerated : previousId(first)));
-    return lastId ?? '0-0';
+    return from ?? '0-0';
   }
 
   /** Everything appended up to now may be gone, and so may what was read before. */
-  function lost(): void {
-    listener.gap(Date.now());
-    listener.reset?.();
+  private lost(): void {
+    this.listener.gap(Date.now());
+    this.listener.reset?.();
   }
 
   /** Whether the server is another process than at the last connection (restarted, failed over). */
-  async function restarted(c: RawConn): Promise<boolean> {
+  private async restarted(c: RawConn): Promise<boolean> {
     let id: string | null = null;
     try {
-      id = /run_id:(\w+)/.exec(String(await send(c, false, ['INFO', 'server'])))?.[1] ?? null;
+      id = /run_id:(\w+)/.exec(String(await this.send(c, false, ['INFO', 'server'])))?.[1] ?? null;
     } catch (err) {
       // Refused (ACL, a proxy without INFO): no way to tell, so every reconnection counts as a restart.
       if (!/^(NOPERM|ERR)/.test(String((err as Error)?.message))) throw err;
     }
-    const previous = runId;
-    runId = id;
+    const previous = this.runId;
+    this.runId = id;
     return previous !== undefined && (id === null || id !== previous);
   }
 
-  async function streamInfo(c: RawConn): Promise<Map<string, unknown> | null> {
+  private async streamInfo(c: RawConn): Promise<Map<string, unknown> | null> {
     try {
-      return toMap(await send(c, false, ['XINFO', 'STREAM', key]));
+      return toMap(await this.send(c, false, ['XINFO', 'STREAM', this.key]));
     } catch (err) {
       if (/no such key/i.test(String((err as Error)?.message))) return null;
       throw err;
     }
   }
-
-  return {
-    async close() {
-      closed = true;
-      wake?.();
-      const c = conn;
-      conn = null;
-      try { c?.destroy?.(); } catch { /* already closed */ }
-      await loop;
-    },
-  };
 }
 
 interface StreamItem { id: string; fields: string[] }

@@ -97,112 +97,181 @@ export interface JwtEnvelope {
 }
 
 export function jwtEnvelope(options: JwtEnvelopeOptions): JwtEnvelope {
-  const cache = options.cacheSize > 0 ? new CredentialCache<CachedJwt>(options.cacheSize) : null;
-  const keys = options.keys;
-  const headers = new Map<string, Header>();
-  const issuers = options.issuer === undefined ? null : ([] as string[]).concat(options.issuer);
-  const audiences = options.audience === undefined ? null : ([] as string[]).concat(options.audience);
-  const tolerance = options.clockToleranceMs;
+  return new Envelope(options);
+}
 
-  function sign(claims: Record<string, unknown>, ttlMs: number): SignedJwt {
-    const signer = options.keys.signer;
-    if (!signer?.signKey) throw new TypeError('express-principal: this strategy is verify-only (no private key or secret), it cannot issue tokens');
-    const issuedAtMs = Date.now();
-    const iat = Math.floor(issuedAtMs / 1000);
-    const exp = Math.floor((issuedAtMs + ttlMs) / 1000);
-    const jti = randomBytes(16).toString('base64url');
-    const payload: Record<string, unknown> = { ...claims, jti, iat, iat_ms: issuedAtMs, exp };
-    if (options.issuer !== undefined) payload.iss = Array.isArray(options.issuer) ? options.issuer[0] : options.issuer;
-    if (options.audience !== undefined) payload.aud = options.audience;
-    const signOptions: jwt.SignOptions = { algorithm: signer.alg, header: { alg: signer.alg, typ: options.signTyp, ...(signer.kid ? { kid: signer.kid } : {}) } };
-    let token = jwt.sign(payload, signer.signKey, signOptions);
-    if (signer.alg.startsWith('ES')) {
-      const dot = token.lastIndexOf('.');
-      token = `${token.slice(0, dot + 1)}${toLowS(signer.alg, Buffer.from(token.slice(dot + 1), 'base64url')).toString('base64url')}`;
-    }
-    return { token, jti, issuedAtMs, expiresAtMs: exp * 1000 };
+/**
+ * `verify` runs on every request. Its cache hit reads instance fields and allocates nothing; the one closure
+ * (for a remote key lookup) lives in acceptLater, so no other call creates it or its context.
+ */
+class Envelope implements JwtEnvelope {
+  private readonly cache: CredentialCache<CachedJwt> | null;
+  private readonly keys: KeySource;
+  /** Header verdicts by header text (see readHeader). */
+  private readonly headers = new Map<string, Header>();
+  private readonly rules: ClaimRules;
+
+  constructor(private readonly options: JwtEnvelopeOptions) {
+    this.cache = options.cacheSize > 0 ? new CredentialCache<CachedJwt>(options.cacheSize) : null;
+    this.keys = options.keys;
+    this.rules = claimRules(options);
   }
 
-  function verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
-    const hit = cache?.get(token);
+  sign(claims: Record<string, unknown>, ttlMs: number): SignedJwt {
+    return signJwt(this.options, claims, ttlMs);
+  }
+
+  verify(token: string): VerifiedJwt | Promise<VerifiedJwt> {
+    const hit = this.cache?.get(token);
     if (hit !== undefined) {
-      if ((Date.now() < hit.recheckAtMs && hit.generation === keys.generation) || stillValid(hit)) return hit.verified;
-      cache?.delete(token);
+      if ((Date.now() < hit.recheckAtMs && hit.generation === this.keys.generation) || this.stillValid(hit)) return hit.verified;
+      this.cache?.delete(token);
     }
-    const first = token.indexOf('.');
-    const second = token.indexOf('.', first + 1);
-    if (first < 0 || second < 0 || token.indexOf('.', second + 1) >= 0) throw new InvalidCredentialError();
-    // Compact JWS: base64url segments only (the bearer carrier leaves this check to the envelope).
-    if (!B64URL.test(token.slice(0, first)) || !B64URL.test(token.slice(first + 1, second))) throw new InvalidCredentialError();
-    const s = token.slice(second + 1);
-    // Header and payload are signed as text, so any re-encoding breaks the signature; only the
-    // signature segment can hide spare bits, and it must be canonical.
-    if (s === '' || !canonical(s)) throw new InvalidCredentialError();
-    const headerText = token.slice(0, first);
-    const header = readHeader(headerText);
-    const { alg, kid } = header;
-    const claims = parseObject(token.slice(first + 1, second));
-    // Read before the (possibly asynchronous) lookup: a set replaced meanwhile makes the entry's first hit recheck its key.
-    const generation = keys.generation;
-    const freshUntil = keys.freshUntil;
-    const found = options.keys.find(kid, alg);
-    const finish = (key: ResolvedKey | undefined): VerifiedJwt => {
-      if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
-      const signature = Buffer.from(s, 'base64url');
-      if (alg.startsWith('ES') && options.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
-      if (!verifySignature(key, token.slice(0, second), signature)) throw new InvalidCredentialError();
-      const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(claims), memo: undefined };
-      if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
-      cache?.set(token, { verified, key, kid, generation, recheckAtMs: Math.min(verified.expMs, freshUntil) });
-      return verified;
-    };
-    return found instanceof Promise ? found.then(finish) : finish(found);
+    return this.verifyAnew(token);
   }
 
   /** A cache hit past its recheck time or key set: valid while unexpired and its key is still in the source's set. */
-  function stillValid(hit: CachedJwt): boolean {
+  private stillValid(hit: CachedJwt): boolean {
+    const keys = this.keys;
     if (Date.now() >= hit.verified.expMs || !keys.holds(hit.key, hit.kid)) return false;
     hit.generation = keys.generation;
     hit.recheckAtMs = Math.min(hit.verified.expMs, keys.freshUntil);
     return true;
   }
 
-  /**
-   * The header's verdict, remembered per header text: an issuer's tokens share a handful of headers (one per
-   * key), so most verifications skip its decoding. Kept only once a token with that header verified (a flood of
-   * forged headers cannot fill it), at most MAX_HEADERS.
-   */
-  function readHeader(segment: string): Header {
-    const known = headers.get(segment);
-    if (known !== undefined) return known;
-    const header = parseObject(segment);
+  /** Full verification: everything that can be checked without a key first, so garbage never reaches a JWKS fetch. */
+  private verifyAnew(token: string): VerifiedJwt | Promise<VerifiedJwt> {
+    const first = token.indexOf('.');
+    const second = token.indexOf('.', first + 1);
+    const signature = signatureSegment(token, first, second);
+    const headerText = token.slice(0, first);
+    const header = readHeader(this.headers, this.options.typ, headerText);
+    const claims = parseObject(token.slice(first + 1, second));
+    // Read before the (possibly asynchronous) lookup: a set replaced meanwhile makes the entry's first hit recheck its key.
+    const pending: Pending = { token, second, headerText, signature, header, claims, generation: this.keys.generation, freshUntil: this.keys.freshUntil };
+    const found = this.keys.find(header.kid, header.alg);
+    return found instanceof Promise ? this.acceptLater(pending, found) : this.accept(pending, found);
+  }
+
+  /** Kept apart from verifyAnew so that only a remote key lookup creates a closure. */
+  private acceptLater(pending: Pending, found: Promise<ResolvedKey | undefined>): Promise<VerifiedJwt> {
+    return found.then((key) => this.accept(pending, key));
+  }
+
+  /** The signature against the key found, then the claims; a token that passes is cached and its header remembered. */
+  private accept(pending: Pending, key: ResolvedKey | undefined): VerifiedJwt {
+    const { token, header, headerText, claims } = pending;
     const alg = header.alg;
-    if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
-    if (options.typ !== null && !options.typ.includes(typeof header.typ === 'string' ? mediaType(header.typ) : '')) throw new InvalidCredentialError();
-    const kid = header.kid;
-    if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
-    return { alg, kid };
+    if (key === undefined || key.alg !== alg) throw new InvalidCredentialError();
+    const signature = Buffer.from(pending.signature, 'base64url');
+    if (alg.startsWith('ES') && this.keys.acceptHighS !== true && isHighS(alg, signature)) throw new InvalidCredentialError();
+    if (!verifySignature(key, token.slice(0, pending.second), signature)) throw new InvalidCredentialError();
+    const verified: VerifiedJwt = { payload: claims, expMs: checkClaims(this.rules, claims), memo: undefined };
+    const headers = this.headers;
+    if (headers.size < MAX_HEADERS && !headers.has(headerText)) headers.set(headerText, header);
+    this.cache?.set(token, { verified, key, kid: header.kid, generation: pending.generation, recheckAtMs: Math.min(verified.expMs, pending.freshUntil) });
+    return verified;
   }
+}
 
-  /** Registered claims, checked only after the signature: exp required, nbf/iat not in the future, iss/aud. */
-  function checkClaims(claims: Record<string, unknown>): number {
-    const now = Date.now();
-    const { exp, nbf, iat } = claims;
-    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new InvalidCredentialError();
-    if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > now + tolerance)) throw new InvalidCredentialError();
-    if (nbf !== undefined && (typeof nbf !== 'number' || nbf * 1000 > now + tolerance)) throw new InvalidCredentialError();
-    if (issuers !== null && (typeof claims.iss !== 'string' || !issuers.includes(claims.iss))) throw new InvalidCredentialError();
-    if (audiences !== null) {
-      const aud = claims.aud;
-      const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-      if (!list.some((a) => typeof a === 'string' && audiences.includes(a))) throw new InvalidCredentialError();
-    }
-    if (exp * 1000 + tolerance <= now) throw new CredentialExpiredError();
-    // A cached entry is served until exp exactly (never the tolerance), then re-verified.
-    return exp * 1000;
+function signJwt(options: JwtEnvelopeOptions, claims: Record<string, unknown>, ttlMs: number): SignedJwt {
+  const signer = options.keys.signer;
+  if (!signer?.signKey) throw new TypeError('express-principal: this strategy is verify-only (no private key or secret), it cannot issue tokens');
+  const issuedAtMs = Date.now();
+  const iat = Math.floor(issuedAtMs / 1000);
+  const exp = Math.floor((issuedAtMs + ttlMs) / 1000);
+  const jti = randomBytes(16).toString('base64url');
+  const payload: Record<string, unknown> = { ...claims, jti, iat, iat_ms: issuedAtMs, exp };
+  if (options.issuer !== undefined) payload.iss = Array.isArray(options.issuer) ? options.issuer[0] : options.issuer;
+  if (options.audience !== undefined) payload.aud = options.audience;
+  const signOptions: jwt.SignOptions = { algorithm: signer.alg, header: { alg: signer.alg, typ: options.signTyp, ...(signer.kid ? { kid: signer.kid } : {}) } };
+  let token = jwt.sign(payload, signer.signKey, signOptions);
+  // Our ES tokens are always low-s, so a verifier that refuses high-s signatures (ours does) accepts them.
+  if (signer.alg.startsWith('ES')) {
+    const dot = token.lastIndexOf('.');
+    token = `${token.slice(0, dot + 1)}${toLowS(signer.alg, Buffer.from(token.slice(dot + 1), 'base64url')).toString('base64url')}`;
   }
+  return { token, jti, issuedAtMs, expiresAtMs: exp * 1000 };
+}
 
-  return { sign, verify };
+/**
+ * A token checked up to its signature, waiting for its key. `generation` and `freshUntil`: the key set as it was
+ * before the lookup, which may be asynchronous.
+ */
+interface Pending {
+  readonly token: string;
+  /** Index of the second dot: the signing input ends there. */
+  readonly second: number;
+  readonly headerText: string;
+  readonly signature: string;
+  readonly header: Header;
+  readonly claims: Record<string, unknown>;
+  readonly generation: number;
+  readonly freshUntil: number;
+}
+
+/** Compact JWS: three base64url segments (the bearer carrier leaves this check to the envelope). Returns the third. */
+function signatureSegment(token: string, first: number, second: number): string {
+  if (first < 0 || second < 0 || token.indexOf('.', second + 1) >= 0) throw new InvalidCredentialError();
+  if (!B64URL.test(token.slice(0, first)) || !B64URL.test(token.slice(first + 1, second))) throw new InvalidCredentialError();
+  const signature = token.slice(second + 1);
+  // Header and payload are signed as text, so any re-encoding breaks the signature; only the
+  // signature segment can hide spare bits, and it must be canonical.
+  if (signature === '' || !canonical(signature)) throw new InvalidCredentialError();
+  return signature;
+}
+
+/**
+ * The header's verdict, remembered per header text: an issuer's tokens share a handful of headers (one per
+ * key), so most verifications skip its decoding. Kept (by accept) only once a token with that header verified,
+ * so a flood of forged headers cannot fill it; at most MAX_HEADERS.
+ */
+function readHeader(headers: ReadonlyMap<string, Header>, typ: readonly string[] | null, segment: string): Header {
+  const known = headers.get(segment);
+  if (known !== undefined) return known;
+  const header = parseObject(segment);
+  const alg = header.alg;
+  if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
+  if (typ !== null && !typ.includes(typeof header.typ === 'string' ? mediaType(header.typ) : '')) throw new InvalidCredentialError();
+  const kid = header.kid;
+  if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
+  return { alg, kid };
+}
+
+/** What checkClaims holds a token to, resolved once per envelope. */
+interface ClaimRules {
+  readonly issuers: readonly string[] | null;
+  readonly audiences: readonly string[] | null;
+  readonly toleranceMs: number;
+}
+
+function claimRules(options: JwtEnvelopeOptions): ClaimRules {
+  return {
+    issuers: options.issuer === undefined ? null : ([] as string[]).concat(options.issuer),
+    audiences: options.audience === undefined ? null : ([] as string[]).concat(options.audience),
+    toleranceMs: options.clockToleranceMs,
+  };
+}
+
+/** Registered claims, checked only after the signature: exp required, nbf/iat not in the future, iss/aud. Returns exp in ms. */
+function checkClaims(rules: ClaimRules, claims: Record<string, unknown>): number {
+  const now = Date.now();
+  const tolerance = rules.toleranceMs;
+  const { exp, nbf, iat } = claims;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new InvalidCredentialError();
+  if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > now + tolerance)) throw new InvalidCredentialError();
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf * 1000 > now + tolerance)) throw new InvalidCredentialError();
+  const issuers = rules.issuers;
+  if (issuers !== null && (typeof claims.iss !== 'string' || !issuers.includes(claims.iss))) throw new InvalidCredentialError();
+  const audiences = rules.audiences;
+  if (audiences !== null) {
+    const aud = claims.aud;
+    const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+    if (!list.some((a) => typeof a === 'string' && audiences.includes(a))) throw new InvalidCredentialError();
+  }
+  if (exp * 1000 + tolerance <= now) throw new CredentialExpiredError();
+  // A cached entry is served until exp exactly (never the tolerance), then re-verified.
+  return exp * 1000;
 }
 
 /** Rejects non-canonical base64url (e.g. altered trailing bits that decode to the same bytes). */
