@@ -77,29 +77,27 @@ export class SessionRecords {
     if (raw === null) throw new InvalidCredentialError();
     const read = this.parse(raw, sid);
     if (subject !== null && read.record.id !== subject) throw new InvalidCredentialError();
-    const slid = await this.slide(key, raw, read, sid);
-    const record = slid ?? read.record;
-    const principal = slid === null ? read.principal : recordPrincipal(slid, this.layout.strategy, sid);
-    if (this.cache !== null) {
-      // After a slide the next request reloads (never cache a value this instance has just invalidated).
-      if (slid !== null) await this.cache.invalidate([key]);
-      else this.cache.put(key, { principal, slideAt: Math.min(record.lastSeen + this.options.timeouts.touchMs, Date.now() + this.cache.entryTtlMs), deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
-    }
-    return { principal, carrier };
-  }
-
-  /** Checks the deadlines; moves the idle deadline when it is due. Resolves to the slid record, or null. */
-  private async slide(key: string, raw: string, read: Parsed, sid: string): Promise<SessionRecord | null> {
+    let due: boolean;
     try {
-      if (!checkRecord(read.record, this.options.timeouts.touchMs)) return null;
+      due = checkRecord(read.record, this.options.timeouts.touchMs);
     } catch (err) {
+      // A deadline has passed: the session ends here.
       if (err instanceof CredentialExpiredError) await this.repository.destroy(key, null, sid).catch(() => undefined);
       throw err;
     }
+    if (due) return this.slide(key, raw, read, sid, carrier);
+    const record = read.record;
+    this.cache?.put(key, { principal: read.principal, slideAt: Math.min(record.lastSeen + this.options.timeouts.touchMs, Date.now() + this.cache.entryTtlMs), deadline: Math.min(record.absExp, record.lastSeen + record.idleMs) }, since);
+    return { principal: read.principal, carrier };
+  }
+
+  /** Moves the idle deadline; the next request reloads (never cache a value this instance has just invalidated). */
+  private async slide(key: string, raw: string, read: Parsed, sid: string, carrier: CarrierKind): Promise<Authenticated> {
     const record = { ...read.record, lastSeen: Date.now() };
     // Only if unchanged since we read it: never resurrect a logged-out session or undo a demotion.
     await this.store.swap(key, raw, this.layout.encode(record, read.rest), remainingMs(record));
-    return record;
+    await this.cache?.invalidate([key]);
+    return { principal: recordPrincipal(record, this.layout.strategy, sid), carrier };
   }
 
   /** Writes a new session (a new random id: no fixation) and indexes it under its subject. */
