@@ -16,7 +16,7 @@ export default tseslint.config(
   {
     files: ['lib/**/*.ts', 'adapters/**/*.ts'],
     rules: {
-      'max-lines-per-function': ['warn', { max: 80, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
       'no-console': 'error',
     },
   },

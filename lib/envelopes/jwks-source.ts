@@ -48,101 +48,112 @@ export interface RemoteKeySource extends KeySource {
  * Only the configured URL is ever fetched: `jku` / `x5u` / `jwk` token headers are never read.
  */
 export function remoteJwks(uri: string, options: JwksOptions = {}): RemoteKeySource {
-  const url = checkUri(uri, options.allowHttp === true);
+  return new RemoteJwks(checkUri(uri, options.allowHttp === true), jwksSettings(options));
+}
+
+interface JwksSettings { maxAgeMs: number; cooldownMs: number; staleMs: number; timeoutMs: number }
+
+function jwksSettings(options: JwksOptions): JwksSettings {
   const maxAgeMs = toMs(options.maxAge ?? '10m', 'jwks.maxAge');
   const cooldownMs = toMs(options.cooldown ?? '30s', 'jwks.cooldown');
   const staleMs = Math.max(maxAgeMs, toMs(options.staleIfError ?? '1h', 'jwks.staleIfError'));
   const timeoutMs = toMs(options.timeout ?? '5s', 'jwks.timeout');
   if (timeoutMs <= 0) throw configError('jwks.timeout must be positive');
+  return { maxAgeMs, cooldownMs, staleMs, timeoutMs };
+}
 
-  let keys: Map<string, ResolvedKey> | null = null;
-  let fetchedAt = 0;
-  let failedAt = -Infinity;
-  let kidRefetchAt = -Infinity;
-  let inflight: Promise<void> | null = null;
-  const stats = { fetches: 0, failures: 0 };
+class RemoteJwks implements RemoteKeySource {
+  readonly signer = undefined;
+  readonly acceptHighS = true;
+  readonly stats = { fetches: 0, failures: 0 };
+  /** Bumped by every fetched set: a cached verification made under another generation checks its key again. */
+  generation = 0;
+  freshUntil = -Infinity;
+  private keys: Map<string, ResolvedKey> | null = null;
+  private fetchedAt = 0;
+  private failedAt = -Infinity;
+  private kidRefetchAt = -Infinity;
+  private inflight: Promise<void> | null = null;
 
-  function refresh(): Promise<void> {
-    inflight ??= load().finally(() => { inflight = null; });
-    return inflight;
+  constructor(private readonly url: URL, private readonly settings: JwksSettings) {}
+
+  /** Whether `key` is still the set's key for `kid` (a cached verification stays valid only while it is). */
+  holds(key: ResolvedKey, kid: string | undefined): boolean {
+    const set = this.usable(Date.now());
+    return set !== null && lookup(set, kid) === key;
   }
 
-  async function load(): Promise<void> {
-    stats.fetches += 1;
+  async find(kid: string | undefined): Promise<ResolvedKey | undefined> {
+    const found = lookup(await this.current(), kid);
+    if (found !== undefined || kid === undefined) return found;
+    // An unknown kid: maybe the issuer rotated. Join a fetch in flight, or start one unless one ran recently.
+    if (this.inflight === null) {
+      if (Date.now() - this.kidRefetchAt < this.settings.cooldownMs) return undefined;
+      this.kidRefetchAt = Date.now();
+    }
+    try { await this.refresh(); } catch { return undefined; }
+    return this.keys === null ? undefined : lookup(this.keys, kid);
+  }
+
+  // A verifier republishes nothing: the issuer's JWKS is the one to fetch.
+  publicJwks(): { keys: Record<string, unknown>[] } { return { keys: [] }; }
+
+  private refresh(): Promise<void> {
+    this.inflight ??= this.load().finally(() => { this.inflight = null; });
+    return this.inflight;
+  }
+
+  private async load(): Promise<void> {
+    this.stats.fetches += 1;
+    const { url } = this;
     try {
-      const next = keepUnchanged(keys, parseJwks(await download(url, timeoutMs), `the JWKS at ${url.origin}${url.pathname}`));
-      keys = next;
-      fetchedAt = Date.now();
-      failedAt = -Infinity;
-      source.generation += 1;
-      source.freshUntil = fetchedAt + maxAgeMs;
+      this.keys = keepUnchanged(this.keys, parseJwks(await download(url, this.settings.timeoutMs), `the JWKS at ${url.origin}${url.pathname}`));
+      this.fetchedAt = Date.now();
+      this.failedAt = -Infinity;
+      this.generation += 1;
+      this.freshUntil = this.fetchedAt + this.settings.maxAgeMs;
     } catch (err) {
-      stats.failures += 1;
-      failedAt = Date.now();
+      this.stats.failures += 1;
+      this.failedAt = Date.now();
       throw err;
     }
   }
 
   /** A set past maxAge: refetch without making anyone wait, unless a fetch runs or the issuer failed within the cooldown. */
-  function revalidate(now: number): void {
-    if (inflight !== null || now - failedAt < cooldownMs) return;
+  private revalidate(now: number): void {
+    if (this.inflight !== null || now - this.failedAt < this.settings.cooldownMs) return;
     // A failure is counted by load(); the stale set keeps serving until staleIfError.
-    refresh().catch(() => undefined);
+    this.refresh().catch(() => undefined);
   }
 
   /** The set to use now, if any: fresh, or stale (refreshing in the background) within `staleIfError`. */
-  function usable(now: number): Map<string, ResolvedKey> | null {
-    if (keys === null || now - fetchedAt >= staleMs) return null;
-    if (now - fetchedAt >= maxAgeMs) revalidate(now);
-    return keys;
+  private usable(now: number): Map<string, ResolvedKey> | null {
+    if (this.keys === null || now - this.fetchedAt >= this.settings.staleMs) return null;
+    if (now - this.fetchedAt >= this.settings.maxAgeMs) this.revalidate(now);
+    return this.keys;
   }
 
   /** The key set to use now; waits for the issuer only when no fetched set is usable. */
-  async function current(): Promise<Map<string, ResolvedKey>> {
+  private async current(): Promise<Map<string, ResolvedKey>> {
     const now = Date.now();
-    const set = usable(now);
+    const set = this.usable(now);
     if (set !== null) return set;
+    const { cooldownMs } = this.settings;
     // The issuer failed recently: do not retry on every request.
-    if (now - failedAt < cooldownMs && inflight === null) throw keysUnavailable(COOLING_DOWN, cooldownMs - (now - failedAt));
+    if (now - this.failedAt < cooldownMs && this.inflight === null) throw keysUnavailable(COOLING_DOWN, cooldownMs - (now - this.failedAt));
     try {
-      await refresh();
+      await this.refresh();
     } catch (err) {
       throw keysUnavailable(err, cooldownMs);
     }
-    return keys as unknown as Map<string, ResolvedKey>;
+    return this.keys as unknown as Map<string, ResolvedKey>;
   }
+}
 
-  function lookup(set: Map<string, ResolvedKey>, kid: string | undefined): ResolvedKey | undefined {
-    if (kid !== undefined) return set.get(kid);
-    // No kid: only unambiguous when the issuer publishes exactly one key.
-    return set.size === 1 ? [...set.values()][0] : undefined;
-  }
-
-  const source: RemoteKeySource & { generation: number; freshUntil: number } = {
-    signer: undefined,
-    acceptHighS: true,
-    stats,
-    generation: 0,
-    freshUntil: -Infinity,
-    holds(key, kid) {
-      const set = usable(Date.now());
-      return set !== null && lookup(set, kid) === key;
-    },
-    async find(kid) {
-      const found = lookup(await current(), kid);
-      if (found !== undefined || kid === undefined) return found;
-      // An unknown kid: maybe the issuer rotated. Join a fetch in flight, or start one unless one ran recently.
-      if (inflight === null) {
-        if (Date.now() - kidRefetchAt < cooldownMs) return undefined;
-        kidRefetchAt = Date.now();
-      }
-      try { await refresh(); } catch { return undefined; }
-      return keys === null ? undefined : lookup(keys, kid);
-    },
-    // A verifier republishes nothing: the issuer's JWKS is the one to fetch.
-    publicJwks: () => ({ keys: [] }),
-  };
-  return source;
+function lookup(set: Map<string, ResolvedKey>, kid: string | undefined): ResolvedKey | undefined {
+  if (kid !== undefined) return set.get(kid);
+  // No kid: only unambiguous when the issuer publishes exactly one key.
+  return set.size === 1 ? [...set.values()][0] : undefined;
 }
 
 const COOLING_DOWN = new Error('the last JWKS fetch failed within jwks.cooldown; the issuer is not asked again yet');
