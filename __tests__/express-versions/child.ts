@@ -1,0 +1,49 @@
+/** Forks app-process.ts and talks to it over IPC (see there). */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const EXPRESS_VERSIONS: [string, string][] = [['Express 4', 'express4'], ['Express 5', 'express']];
+
+export interface Stats { unhandledRejections: number; uncaughtExceptions: number }
+
+export interface AppChild {
+  readonly process: ChildProcess;
+  /** The first message that has `key` (e.g. 'ports'); rejects if the child reports `fatal` or exits first. */
+  message<T>(key: string): Promise<T>;
+  stats(): Promise<Stats>;
+  stop(): Promise<void>;
+}
+
+export function forkApp(env: Record<string, string>): AppChild {
+  const child = fork(join(__dirname, 'app-process.ts'), [], {
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const message = <T>(key: string): Promise<T> => new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (typeof m.fatal === 'string') done(() => reject(new Error(`app process failed: ${m.fatal as string}`)));
+      else if (key in m) done(() => resolve(m[key] as T));
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      done(() => reject(new Error(`app process exited (code ${String(code)}, signal ${String(signal)})`)));
+    const done = (settle: () => void) => { child.off('message', onMessage); child.off('exit', onExit); settle(); };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+  return {
+    process: child,
+    message,
+    async stats() {
+      const answer = message<Stats>('stats');
+      child.send('stats');
+      return answer;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.disconnect();
+      await exited;
+    },
+  };
+}
