@@ -3,7 +3,8 @@
  * process.on('unhandledRejection') listener never fires, and on Express 4 an unhandled rejection is exactly the crash
  * being tested for. Started with `fork(…, { execArgv: ['-r', 'ts-node/register/transpile-only'] })`.
  * Env: EP_EXPRESS ('express' or the 'express4' alias), EP_APP ('store': REDIS_URL; 'quickstart': PORT, JWT_SECRET).
- * Messages: → { ports } once listening ('store'); ← 'stats' → { stats }; ← 'selftest' makes one unhandled rejection.
+ * Messages: → { ports } once listening ('store'); ← 'stats' → { stats }; ← 'version' → { version } of the Express in
+ * use; ← 'selftest' makes one unhandled rejection.
  */
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -18,10 +19,9 @@ const stats = { unhandledRejections: 0, uncaughtExceptions: 0 };
 process.on('unhandledRejection', () => { stats.unhandledRejections += 1; });
 process.on('uncaughtException', () => { stats.uncaughtExceptions += 1; });
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const expressOf = (): typeof express => require(process.env.EP_EXPRESS ?? 'express') as typeof express;
 
-/** Login, logout and refresh as a README reader writes them, each wrapped in `handle()`. */
+/** Login, logout and refresh as a README reader writes them, each wrapped in `handle()`, and an app error handler. */
 function storeApp(strategy: lib.Strategy): express.Express {
   const e = expressOf();
   const app = e();
@@ -31,6 +31,11 @@ function storeApp(strategy: lib.Strategy): express.Express {
   }));
   app.post('/logout', e.json(), lib.handle(async (req, res) => { await req.auth.logout(); res.sendStatus(204); }));
   app.post('/refresh', e.json(), lib.handle(async (req, res) => { res.json(await req.auth.refresh()); }));
+  // Not an AuthError: handle() hands it to the app's own error handler.
+  app.post('/app-failure', lib.handle(async () => { await Promise.resolve(); throw new Error('the app failed'); }));
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ handledBy: 'app', message: err.message });
+  });
   return app;
 }
 
@@ -78,12 +83,12 @@ function runQuickstart(): void {
     return found();
   };
   const module = { exports: {} };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   new Function('require', 'module', 'exports', 'checkPassword', js)(load, module, module.exports, checkPassword);
 }
 
 process.on('message', (m) => {
   if (m === 'stats') process.send?.({ stats });
+  if (m === 'version') process.send?.({ version: (require(`${process.env.EP_EXPRESS ?? 'express'}/package.json`) as { version: string }).version });
   if (m === 'selftest') void Promise.reject(new Error('deliberate: proves the counter works'));
 });
 process.on('disconnect', () => process.exit(0));

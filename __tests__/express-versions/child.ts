@@ -2,7 +2,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-export const EXPRESS_VERSIONS: [string, string][] = [['Express 4', 'express4'], ['Express 5', 'express']];
+/** [label, module the app requires, its major version]: `express4` is the npm alias devDependency of Express 4. */
+export const EXPRESS_VERSIONS: [string, string, number][] = [['Express 4', 'express4', 4], ['Express 5', 'express', 5]];
 
 export interface Stats { unhandledRejections: number; uncaughtExceptions: number }
 
@@ -11,6 +12,8 @@ export interface AppChild {
   /** The first message that has `key` (e.g. 'ports'); rejects if the child reports `fatal` or exits first. */
   message<T>(key: string): Promise<T>;
   stats(): Promise<Stats>;
+  /** The major version of the Express the app runs on. */
+  expressMajor(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +41,11 @@ export function forkApp(env: Record<string, string>): AppChild {
       const answer = message<Stats>('stats');
       child.send('stats');
       return answer;
+    },
+    async expressMajor() {
+      const answer = message<string>('version');
+      child.send('version');
+      return Number((await answer).split('.')[0]);
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -12,13 +12,15 @@ jest.setTimeout(90_000);
 
 interface Ports { stateful: number; refresh: number }
 
-function expectOutage(res: request.Response): void {
+/** Express 4 never answers a request whose async handler rejected unhandled: a deadline turns that hang into a failure. */
+async function expectOutage(pending: request.Test): Promise<void> {
+  const res = await pending.timeout({ deadline: 10_000 });
   expect({ status: res.status, type: res.headers['content-type'] }).toEqual({ status: 503, type: 'application/problem+json; charset=utf-8' });
   expect(res.headers['retry-after']).toMatch(/^\d+$/);
   expect(JSON.parse(res.text)).toMatchObject({ status: 503, code: 'ERR_STORE_UNAVAILABLE' });
 }
 
-describe.each(EXPRESS_VERSIONS)('%s, Redis stopped under the app', (_label, expressModule) => {
+describe.each(EXPRESS_VERSIONS)('%s, Redis stopped under the app', (_label, expressModule, major) => {
   let server: TestRedisServer;
   let app: AppChild;
   let ports: Ports;
@@ -34,6 +36,10 @@ describe.each(EXPRESS_VERSIONS)('%s, Redis stopped under the app', (_label, expr
     await server?.destroy();
   });
 
+  it('runs on that Express', async () => {
+    expect(await app.expressMajor()).toBe(major);
+  });
+
   it('answers login, logout and refresh with 503 problem+json and Retry-After, and the process stays alive', async () => {
     const stateful = request(`http://127.0.0.1:${ports.stateful}`);
     const refreshing = request(`http://127.0.0.1:${ports.refresh}`);
@@ -45,16 +51,22 @@ describe.each(EXPRESS_VERSIONS)('%s, Redis stopped under the app', (_label, expr
 
     await server.stop();
 
-    expectOutage(await stateful.post('/login').send({ id: 'grace' }));
-    expectOutage(await stateful.post('/logout').set('Authorization', `Bearer ${token}`));
-    expectOutage(await refreshing.post('/refresh').send({ refreshToken }));
-    expectOutage(await refreshing.post('/login').send({ id: 'grace' }));
+    await expectOutage(stateful.post('/login').send({ id: 'grace' }));
+    await expectOutage(stateful.post('/logout').set('Authorization', `Bearer ${token}`));
+    await expectOutage(refreshing.post('/refresh').send({ refreshToken }));
+    await expectOutage(refreshing.post('/login').send({ id: 'grace' }));
 
     expect(await app.stats()).toEqual({ unhandledRejections: 0, uncaughtExceptions: 0 });
     expect(app.process.exitCode).toBeNull();
     // Still serving after the outage: Redis back, the same process logs in once its client has reconnected.
     await server.start();
     await eventually(async () => (await stateful.post('/login').send({ id: 'grace' })).status === 200, 'login after Redis is back', 20_000);
+  });
+
+  it("hands an error that is not an AuthError to the app's error handler", async () => {
+    const res = await request(`http://127.0.0.1:${ports.stateful}`).post('/app-failure').timeout({ deadline: 10_000 });
+    expect({ status: res.status, body: res.body as unknown }).toEqual({ status: 500, body: { handledBy: 'app', message: 'the app failed' } });
+    expect(await app.stats()).toEqual({ unhandledRejections: 0, uncaughtExceptions: 0 });
   });
 
   it('counts an unhandled rejection when there is one (the check above can fail)', async () => {
