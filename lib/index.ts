@@ -15,6 +15,8 @@ export type { CookieStoreOptions } from '../adapters/cookie';
 export { fromConfig } from './config';
 export type { AuthConfig, AuthConfigDeps } from './config';
 export { requireAuth, requireRole, requireAnyRole, requireScope, allow, requireFreshLogin } from './guards';
+export { handle } from './handle';
+export type { RouteHandler } from './handle';
 export {
   AuthError, AuthRequiredError, InvalidCredentialError, CredentialExpiredError, CredentialRevokedError,
   CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
