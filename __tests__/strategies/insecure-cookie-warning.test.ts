@@ -4,7 +4,7 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { memoryStore, principal, requireAuth, sessionCookie, statelessJwt, type PrincipalMiddleware, type Strategy } from '../../lib';
+import { cookieStore, memoryStore, principal, requireAuth, sessionCookie, statelessJwt, type PrincipalMiddleware, type Strategy } from '../../lib';
 import { INSECURE_REQUEST_SECURE_COOKIE } from '../../lib/carriers/insecure-cookie';
 
 const SECRET = 'Vb7nQ2xK9mL4pR8tZ1wY6cF3hJ5dS0gA';
@@ -77,6 +77,16 @@ test('the JWT cookie carrier on plain http: the cookie is still sent, and one wa
   }
   expect(warnings).toHaveLength(1);
   expectAdvice(warnings[0] as string, '__Host-ep');
+});
+
+test('sessionCookie on a cookieStore on plain http: the sealed cookie is still sent, and one warning', async () => {
+  const target = app(sessionCookie({ store: cookieStore({ secret: SECRET }) }));
+  for (let i = 0; i < 2; i++) {
+    const res = await request(target).post('/login').expect(204);
+    expect(String(res.headers['set-cookie'])).toMatch(/^__Host-sid=[^;]+;.*Secure/);
+  }
+  expect(warnings).toHaveLength(1);
+  expectAdvice(warnings[0] as string, '__Host-sid');
 });
 
 test('no warning over https (trust proxy + X-Forwarded-Proto), with secure: false, or with a header carrier', async () => {
