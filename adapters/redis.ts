@@ -4,6 +4,7 @@ import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
 import { bounded } from './bounded';
+import { redisUnavailability } from './redis-not-connected';
 import { redisRevocationLog } from './redis-log';
 import { SET_MAX } from './redis-set-max';
 import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
@@ -55,8 +56,8 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   const prefix = options.prefix ?? 'ep:';
   const timeoutMs = toMs(options.timeout ?? '1s', 'timeout');
   const retryAfter = options.retryAfter ?? 1;
-  const ready = () => (client.isReady ?? client.isOpen) === true;
-  const run = <T>(work: () => Promise<T>) => bounded(work, timeoutMs, ready, retryAfter);
+  const unavailable = redisUnavailability(client);
+  const run = <T>(work: () => Promise<T>) => bounded(work, timeoutMs, unavailable, retryAfter);
   const k = (key: string) => prefix + key;
   // Hash tag: a subject's index lives in one cluster slot.
   const idx = (subject: string) => `${prefix}idx:{${subject}}`;

@@ -3,6 +3,7 @@ import type { CarrierKind, CookieOptions, Presented } from '../types';
 import { configError } from '../errors';
 import { DEFAULT_MAX_CREDENTIAL_BYTES, bearerValue, hasBearer } from './header';
 import { clearCookie, hasCookie, readCookie, resolveCookie, writeCookie, type ResolvedCookie } from './cookie';
+import { insecureCookieWarning } from './insecure-cookie';
 import { CredentialTooLargeError } from '../errors';
 
 /** Reads and writes a token on the configured carriers; the header wins when both are present. */
@@ -26,6 +27,7 @@ export function tokenCarrier(carrier: CarrierKind | CarrierKind[] | undefined, c
   kinds.sort((a, b) => (a === b ? 0 : a === 'header' ? -1 : 1));
   const cookie = kinds.includes('cookie') ? resolveCookie(cookieOptions, baseName) : null;
   const header = kinds.includes('header');
+  const warnInsecure = cookie ? insecureCookieWarning(cookie) : null;
   return {
     kinds,
     cookie,
@@ -48,7 +50,10 @@ export function tokenCarrier(carrier: CarrierKind | CarrierKind[] | undefined, c
       return found;
     },
     write(res, token, ttlMs) {
-      if (cookie) writeCookie(res, cookie, token, ttlMs);
+      if (!cookie) return;
+      writeCookie(res, cookie, token, ttlMs);
+      // Still sent (a browser on http://localhost may keep it), but most plain-http origins drop a Secure cookie.
+      warnInsecure?.(res.req);
     },
     clear(res) {
       if (cookie) clearCookie(res, cookie);

@@ -273,6 +273,14 @@ function parseJwk(entry: unknown): ResolvedKey | null {
   return { kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, alg, verifyKey, signKey: undefined };
 }
 
+/**
+ * The `typ` values a `jwksUri` verifier accepts unless told otherwise: RFC 9068's `at+jwt`, and `JWT` or no
+ * `typ` at all, which most issuers send (Spring Security 7's default too). `session+jwt` stays refused, and `iss`
+ * + `aud` (required with `jwksUri`) keep another service's tokens out. Local keys keep `at+jwt` only: the app's
+ * own secret may also sign other JWTs (reset links, invites) that carry `JWT`.
+ */
+export const FOREIGN_ACCESS_TYP: readonly (string | null)[] = ['at+jwt', 'JWT', null];
+
 /** The `statelessJwt` options that make it a verifier of someone else's tokens. */
 export interface JwksVerifierOptions {
   /** The issuer's JWKS URL: verify-only (login() is refused), keys fetched and cached. Requires `issuer` and `audience`. */

@@ -35,7 +35,7 @@ export interface JwtEnvelopeOptions {
   issuer: string | string[] | undefined;
   audience: string | string[] | undefined;
   clockToleranceMs: number;
-  /** Accepted `typ` header values, each as `mediaType()` writes it; `null` accepts any. */
+  /** Accepted `typ` header values, each as `mediaType()` writes it (`NO_TYP`: no `typ` header); `null` accepts any. */
   typ: readonly string[] | null;
   /** `typ` of the tokens this envelope signs. */
   signTyp: string;
@@ -64,6 +64,8 @@ export const ACCESS_TOKEN_TYP = 'at+jwt';
  * not take one for an access token with no roles (and the other way round).
  */
 export const SESSION_TOKEN_TYP = 'session+jwt';
+/** The accepted-`typ` entry of a token with no `typ` header (`mediaType()` never writes an empty string). */
+export const NO_TYP = '';
 
 /**
  * A `typ` value in one comparable form: media types are case-insensitive, and a `typ` without a `/` means the
@@ -221,6 +223,16 @@ function signatureSegment(token: string, first: number, second: number): string 
   return signature;
 }
 
+/** A header's `typ` as compared: absent is `NO_TYP`; a non-string `typ` matches nothing. */
+function headerTyp(typ: unknown): string | null {
+  if (typ === undefined) return NO_TYP;
+  return typeof typ === 'string' ? mediaType(typ) : null;
+}
+
+function acceptsTyp(accepted: readonly string[], typ: string | null): boolean {
+  return typ !== null && accepted.includes(typ);
+}
+
 /**
  * The header's verdict, remembered per header text: an issuer's tokens share a handful of headers (one per
  * key), so most verifications skip its decoding. Kept (by accept) only once a token with that header verified,
@@ -232,7 +244,7 @@ function readHeader(headers: ReadonlyMap<string, Header>, typ: readonly string[]
   const header = parseObject(segment);
   const alg = header.alg;
   if (typeof alg !== 'string' || 'crit' in header) throw new InvalidCredentialError();
-  if (typ !== null && !typ.includes(typeof header.typ === 'string' ? mediaType(header.typ) : '')) throw new InvalidCredentialError();
+  if (typ !== null && !acceptsTyp(typ, headerTyp(header.typ))) throw new InvalidCredentialError();
   const kid = header.kid;
   if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID)) throw new InvalidCredentialError();
   return { alg, kid };

@@ -3,7 +3,7 @@ import { configError } from '../errors';
 import { toMs } from '../duration';
 import { resolveKeys, type JwtKeyOptions } from '../envelopes/jwt-keys';
 import { localKeySource } from '../envelopes/key-source';
-import { ACCESS_TOKEN_TYP, jwtEnvelope, mediaType, type JwtEnvelope, type KeySource } from '../envelopes/jwt';
+import { ACCESS_TOKEN_TYP, NO_TYP, jwtEnvelope, mediaType, type JwtEnvelope, type KeySource } from '../envelopes/jwt';
 import { tokenCarrier, type TokenCarrier } from '../carriers/token-carrier';
 
 /** Options shared by `statelessJwt` and `statefulJwt`. */
@@ -18,11 +18,18 @@ export interface JwtCommonOptions extends JwtKeyOptions {
   carrier?: CarrierKind | CarrierKind[];
   /** Cookie attributes when `carrier` includes 'cookie'. */
   cookie?: CookieOptions;
-  /** Accepted header `typ` values; `false` accepts any. @default 'at+jwt' */
-  typ?: string | string[] | false;
+  /**
+   * Accepted header `typ` values, compared as media types (`application/` optional); `null` in the list accepts
+   * a token with no `typ`; `false` accepts any. Given explicitly, only these are accepted.
+   * @default 'at+jwt' (local keys); ['at+jwt', 'JWT', null] with `jwksUri` (what other issuers send)
+   */
+  typ?: TypSetting;
   /** Verified-token cache (LRU, never past `exp`); `false` turns it off. @default { max: 1000 } */
   cache?: boolean | { max: number };
 }
+
+/** Values of the `typ` option. */
+export type TypSetting = string | readonly (string | null)[] | false;
 
 export interface JwtParts {
   envelope: JwtEnvelope;
@@ -32,18 +39,33 @@ export interface JwtParts {
 }
 
 /** Builds keys, envelope and carrier once, at construction; `keySource` overrides local keys (JWKS). */
-export function jwtParts(options: JwtCommonOptions, keySource?: KeySource, defaultTyp: string = ACCESS_TOKEN_TYP): JwtParts {
+export function jwtParts(options: JwtCommonOptions, keySource?: KeySource, defaultTyp: TypSetting = ACCESS_TOKEN_TYP): JwtParts {
   if (typeof options !== 'object' || options === null) throw configError('JWT strategies need an options object');
   refuseEdDsa(options);
   const keys = keySource ?? localKeySource(resolveKeys(options));
   const clockToleranceMs = toMs(options.clockTolerance ?? '5s', 'clockTolerance');
   if (clockToleranceMs > 300_000) throw configError('clockTolerance above 5 minutes defeats expiry; keep it small');
-  const typ = options.typ === false ? null : (Array.isArray(options.typ) ? options.typ : [options.typ ?? defaultTyp]).map((t) => t.toLowerCase());
-  const accepted = typ === null ? null : typ.map(mediaType);
+  const typ = typList(options.typ ?? defaultTyp);
+  const accepted = typ === null ? null : typ.map((t) => (t === null ? NO_TYP : mediaType(t)));
   const cacheSize = options.cache === false ? 0 : typeof options.cache === 'object' ? options.cache.max : 1000;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw configError('cache.max must be a non-negative integer');
-  const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ: accepted, signTyp: typ?.[0] ?? defaultTyp, cacheSize });
+  const envelope = jwtEnvelope({ keys, issuer: options.issuer, audience: options.audience, clockToleranceMs, typ: accepted, signTyp: signTyp(typ, typeof defaultTyp === 'string' ? defaultTyp : ACCESS_TOKEN_TYP), cacheSize });
   return { envelope, carrier: tokenCarrier(options.carrier, options.cookie, 'ep'), keys, clockToleranceMs };
+}
+
+/** The `typ` option as a list (`null`: accept any); anything but strings and `null` is a configuration error. */
+function typList(setting: TypSetting): readonly (string | null)[] | null {
+  if (setting === false) return null;
+  const list: readonly unknown[] = Array.isArray(setting) ? setting : [setting];
+  if (list.length === 0 || list.some((t) => t !== null && (typeof t !== 'string' || t === ''))) {
+    throw configError("`typ` must be a media type such as 'at+jwt', a non-empty list of them (null: no typ header), or false");
+  }
+  return list as readonly (string | null)[];
+}
+
+/** Tokens we sign carry the first listed type, lower-cased; with none listed, the strategy's own type. */
+function signTyp(typ: readonly (string | null)[] | null, fallback: string): string {
+  return typ?.find((t): t is string => t !== null)?.toLowerCase() ?? fallback;
 }
 
 /** jsonwebtoken 9 can neither sign nor verify EdDSA: say so at start-up rather than with a generic message. */

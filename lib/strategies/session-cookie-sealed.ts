@@ -3,7 +3,8 @@ import type { Request, Response } from 'express';
 import type { Authenticated, CookieOptions, CookieStore, Identity, Issued, Principal, StateStore } from '../types';
 import type { StrategyImpl } from '../strategy';
 import { configError, CredentialRevokedError, CredentialTooLargeError, InvalidCredentialError, NotSupportedError } from '../errors';
-import { clearCookie, readCookie, resolveCookie, writeCookie } from '../carriers/cookie';
+import { clearCookie, readCookie, resolveCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
+import { insecureCookieWarning } from '../carriers/insecure-cookie';
 import { isStateStore } from '../state/store-kind';
 import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
@@ -24,6 +25,19 @@ interface SealedSession extends SessionRecord {
   sid: string;
 }
 
+/** Seals a session into its cookie, refusing one a browser would drop; a Secure one on plain http is warned about. */
+function sealedWriter(store: CookieStore, cookie: ResolvedCookie): (res: Response, sealed: SealedSession) => void {
+  const warnInsecure = insecureCookieWarning(cookie);
+  return (res, sealed) => {
+    const value = store.seal(JSON.stringify(sealed));
+    if (cookie.name.length + 1 + value.length > MAX_COOKIE_BYTES) {
+      throw new TypeError(`express-principal: the sealed session is ${value.length} bytes; browsers drop cookies over 4 KB. Keep claims small or use a server-side store`);
+    }
+    writeCookie(res, cookie, value, remainingMs(sealed));
+    warnInsecure(res.req);
+  };
+}
+
 /** The session lives in an encrypted cookie: no server state, revocable only with a `revocation` store. */
 export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
   const { store } = options;
@@ -32,13 +46,7 @@ export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
   if (options.revocation !== undefined && !isStateStore(options.revocation)) throw configError('`revocation` must be redisStore() or memoryStore()');
   const revocation = options.revocation ? createRevocation(options.revocation, { maxLifetimeMs: timeouts.absoluteMs, clockToleranceMs: 0 }, options) : null;
 
-  function write(res: Response, sealed: SealedSession): void {
-    const value = store.seal(JSON.stringify(sealed));
-    if (cookie.name.length + 1 + value.length > MAX_COOKIE_BYTES) {
-      throw new TypeError(`express-principal: the sealed session is ${value.length} bytes; browsers drop cookies over 4 KB. Keep claims small or use a server-side store`);
-    }
-    writeCookie(res, cookie, value, remainingMs(sealed));
-  }
+  const write = sealedWriter(store, cookie);
 
   /**
    * Decrypted cookies, one entry per exact value: a browser sends the same cookie until it slides, so

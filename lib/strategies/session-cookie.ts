@@ -2,6 +2,7 @@ import type { AnyStore, CookieOptions, StateStore, Strategy } from '../types';
 import { asStrategy, type StrategyImpl } from '../strategy';
 import { configError, InvalidCredentialError } from '../errors';
 import { resolveCookie, readCookie, clearCookie, writeCookie, type ResolvedCookie } from '../carriers/cookie';
+import { insecureCookieWarning } from '../carriers/insecure-cookie';
 import { isCookieStore, isStateStore } from '../state/store-kind';
 import { resolveTimeouts, type ResolvedTimeouts, type SessionTimeouts } from '../state/session-record';
 import { checkSecrets } from '../envelopes/secrets';
@@ -79,6 +80,7 @@ function storedSessionCookie(options: SessionCookieOptions, store: StateStore, c
 }
 
 function sessionIdCookie(cookie: ResolvedCookie): SessionCarrier {
+  const warnInsecure = insecureCookieWarning(cookie);
   return {
     kinds: ['cookie'],
     find(req) {
@@ -88,6 +90,7 @@ function sessionIdCookie(cookie: ResolvedCookie): SessionCarrier {
     write(req, res, value, ttlMs) {
       // Like express-session, a Secure cookie goes out only on a secure request (never a session id in clear text).
       if (!cookie.secure || req.secure) writeCookie(res, cookie, value, ttlMs);
+      else warnInsecure(req);
     },
     clear: (res) => clearCookie(res, cookie),
   };

@@ -7,11 +7,11 @@ import { validateMapping, type ClaimMapping } from '../claims';
 import { createRevocation, type Revocation, type RevocationTuning } from '../state/revocation';
 import { isStateStore } from '../state/store-kind';
 import { jwtParts, type JwtCommonOptions } from './jwt-common';
-import type { JwtEnvelope, SignedJwt } from '../envelopes/jwt';
+import { ACCESS_TOKEN_TYP, type JwtEnvelope, type SignedJwt } from '../envelopes/jwt';
 import { refreshTokens, type RefreshOptions, type RefreshTokens } from '../refresh/refresh-tokens';
 import { REISSUED_TOKEN_HEADER } from '../carriers/header';
 import { refuseOversized, type TokenCarrier } from '../carriers/token-carrier';
-import { jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
+import { FOREIGN_ACCESS_TYP, jwksKeySource, type JwksVerifierOptions } from '../envelopes/jwks-source';
 import { loginAuthTime } from '../auth-time';
 import { checkOptions } from '../option-keys';
 import { AccessTokens } from './access-tokens';
@@ -46,7 +46,8 @@ interface Parts {
 export function statelessJwt(options: StatelessJwtOptions): Strategy {
   checkOptions('statelessJwt', options);
   // `jwksUri`: verify-only, keys from the issuer's JWKS (lib/envelopes/jwks-source.ts).
-  const { envelope, carrier, keys, clockToleranceMs } = jwtParts(options, jwksKeySource(options as StatelessJwtOptions & Record<string, unknown>));
+  const remote = jwksKeySource(options as StatelessJwtOptions & Record<string, unknown>);
+  const { envelope, carrier, keys, clockToleranceMs } = jwtParts(options, remote, remote ? FOREIGN_ACCESS_TYP : ACCESS_TOKEN_TYP);
   const ttlMs = toMs(options.ttl ?? '15m', 'ttl');
   if (ttlMs <= 0) throw configError('ttl must be positive');
   validateMapping(options.claims);
