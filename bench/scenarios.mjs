@@ -185,7 +185,10 @@ const jwtBase = { issuer: ISSUER, audience: AUDIENCE, ttl: '1h' };
 const hs = { secret: SECRET, ...jwtBase };
 const es = () => ({ privateKey: keyPairs().ec.privateKey, publicKey: keyPairs().ec.publicKey, algorithms: ['ES256'], ...jwtBase });
 const rs = () => ({ privateKey: keyPairs().rsa.privateKey, publicKey: keyPairs().rsa.publicKey, algorithms: ['RS256'], ...jwtBase });
-const redisStoreOf = async (lib, ctx, tag) => lib.redisStore({ client: await ctx.redis(), prefix: `${ctx.prefix}${tag}:` });
+// Under valgrind a round trip takes ~100× longer in wall time, past the default 1-s store deadline on a busy machine:
+// bench:instructions sets a longer one (the deadline's timer costs the same instructions whatever its length).
+const storeTimeout = process.env.BENCH_STORE_TIMEOUT || '1s';
+const redisStoreOf = async (lib, ctx, tag) => lib.redisStore({ client: await ctx.redis(), prefix: `${ctx.prefix}${tag}:`, timeout: storeTimeout });
 
 const oursList = [
   ours('ours-stateless-hs256', 'ours stateless HS256', true, (lib) => lib.statelessJwt({ ...hs })),
