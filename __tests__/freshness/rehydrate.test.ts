@@ -117,6 +117,21 @@ describe.each(cases)('refreshPrincipal × $name', (c) => {
     expect(u.calls.get('alice')).toBe(1);
   });
 
+  test('stale data that the source still holds the same is reloaded: loadedAt moves, so the next request does not load again', async () => {
+    const { fa, u } = setup(c);
+    const { credential } = await loginAs(fa.app, { id: 'alice', roles: ['user'] }, c.cookie);
+    const first = await withCredential(request(fa.app).get('/me'), credential).expect(200);
+    await waitPast(first.body.loadedAt as number, MAX_AGE);
+    const before = u.calls.get('alice') ?? 0;
+    const reloaded = await withCredential(request(fa.app).get('/me'), credential).expect(200);
+    expect(u.calls.get('alice')).toBe(before + 1);
+    expect(reloaded.body.roles).toEqual(['user']);
+    const next = nextCredential(c, reloaded, credential);
+    const after = await withCredential(request(fa.app).get('/me'), next).expect(200);
+    // The reload was recorded (record rewritten or credential re-issued), not only answered.
+    expect(after.body.loadedAt).toBeGreaterThan(first.body.loadedAt as number);
+  });
+
   test('demotion through load: the stale credential loses the role on its next request', async () => {
     const { fa, u } = setup(c);
     u.table.set('alice', { id: 'alice', roles: ['admin'] });

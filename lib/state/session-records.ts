@@ -120,12 +120,16 @@ export class SessionRecords {
     return this.repository.destroy(this.key(sid), subject, sid);
   }
 
-  /** refreshPrincipal: the freshly loaded data replaces the record's (loadedAt = now). */
-  async rehydrate(sid: string, subject: string, identity: Identity): Promise<Principal> {
+  /**
+   * refreshPrincipal: the freshly loaded data replaces the record's (loadedAt = now). `staleSince`: the loadedAt the
+   * caller found stale; requests sharing one load (single-flight) all get here, and after the first write the rest
+   * find the record reloaded since then with this data: nothing more to write.
+   */
+  async rehydrate(sid: string, subject: string, identity: Identity, staleSince: number): Promise<Principal> {
     const key = this.key(sid);
     const patch = { roles: identity.roles ?? [], scopes: identity.scopes ?? [], claims: identity.claims ?? {} };
-    // Requests sharing one load (single-flight) all get here: after the first write the rest find it done.
-    const record = await this.repository.rewrite(key, ({ record: r }) => (r.id !== subject ? null : holds(r, patch) ? r : patchRecord(r, patch)));
+    const done = (r: SessionRecord) => r.loadedAt > staleSince && holds(r, patch);
+    const record = await this.repository.rewrite(key, ({ record: r }) => (r.id !== subject ? null : done(r) ? r : patchRecord(r, patch)));
     if (record === null) throw new InvalidCredentialError();
     await this.repository.announce([key]);
     return recordPrincipal(record, this.layout.strategy, sid);

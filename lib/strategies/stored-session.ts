@@ -116,7 +116,7 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     login,
     logout,
     revokeAll: async (subject) => { await records.repository.revokeAll(subject); },
-    rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity),
+    rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity, current.loadedAt.getTime()),
     update: (subject, patch) => records.repository.update(subject, patch),
     sessionState: records.repository,
     close: () => records.close(),
