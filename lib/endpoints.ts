@@ -1,7 +1,7 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { AuthError, MalformedRequestError } from './errors';
+import { MalformedRequestError } from './errors';
 import { internals } from './context';
-import { sendProblem } from './respond';
+import { answerError } from './respond';
 
 const jsonBody = express.json({ limit: '4kb' });
 
@@ -21,10 +21,7 @@ export function postEndpoint(name: string, action: (req: Request, res: Response)
       next(new TypeError(`express-principal: mount principal(...) with app.use() before auth.${name}()`));
       return;
     }
-    const fail = (err: unknown) => {
-      if (!(err instanceof AuthError) || state.onError === 'next') return next(err);
-      sendProblem(res, err, state.bearer, state.realm);
-    };
+    const fail = (err: unknown) => answerError(state, res, next, err);
     const run = () => { action(req, res).catch(fail); };
     if ((req as Request & { body?: unknown }).body !== undefined) run();
     else jsonBody(req, res, (err?: unknown) => (err === undefined || err === null ? run() : fail(scrubbed(err))));

@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Principal } from './types';
 import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError } from './errors';
 import { internals, type Internals } from './context';
-import { sendProblem } from './respond';
+import { answerError } from './respond';
 import { slotOf } from './request-slot';
 import { toMs } from './duration';
 
@@ -38,8 +38,7 @@ function toHandler(check: Check): RequestHandler {
 }
 
 function fail(state: Internals, res: Response, next: NextFunction, err: AuthError): void {
-  if (state.onError === 'next') next(err);
-  else sendProblem(res, err, state.bearer, state.realm);
+  answerError(state, res, next, err);
 }
 
 function names(list: string[], guard: string): string[] {

@@ -1,8 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError } from './errors';
 import { internals } from './context';
 import { slotOf } from './request-slot';
-import { sendProblem } from './respond';
+import { answerError } from './respond';
 
 /** A route handler that may be async: what `handle()` wraps. */
 export type RouteHandler = (req: Request, res: Response, next: NextFunction) => unknown;
@@ -36,6 +35,6 @@ function answer(req: Request, res: Response, next: NextFunction, err: unknown): 
   const slot = slotOf(req);
   const state = internals.get(slot === undefined ? req : slot);
   // Without the middleware there is no realm or onError to answer with: the app's handler decides.
-  if (!(err instanceof AuthError) || state === undefined || state.onError === 'next') return next(err);
-  sendProblem(res, err, state.bearer, state.realm);
+  if (state === undefined) return next(err);
+  answerError(state, res, next, err);
 }

@@ -1,4 +1,5 @@
-import type { Response } from 'express';
+import type { NextFunction, Response } from 'express';
+import type { Internals } from './context';
 import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError } from './errors';
 
 /** RFC 6750 §3: no `error` attribute when no credential was sent; `invalid_token` / `insufficient_scope` otherwise. */
@@ -24,4 +25,13 @@ export function sendProblem(res: Response, err: AuthError, bearer: boolean, real
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
   res.end(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code }));
+}
+
+/**
+ * How a failure leaves a guard, a ready endpoint or a `handle()` route: an AuthError answers problem+json (or goes
+ * to the app's error handler with `onError: 'next'`); anything else is a bug or the app's own error and goes to `next`.
+ */
+export function answerError(state: Pick<Internals, 'onError' | 'bearer' | 'realm'>, res: Response, next: NextFunction, err: unknown): void {
+  if (!(err instanceof AuthError) || state.onError === 'next') return next(err);
+  sendProblem(res, err, state.bearer, state.realm);
 }
