@@ -15,7 +15,8 @@ export type AuthErrorCode =
   | 'ERR_INSUFFICIENT_SCOPE'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_KEYS_UNAVAILABLE'
-  | 'ERR_NOT_SUPPORTED';
+  | 'ERR_NOT_SUPPORTED'
+  | 'ERR_SESSION_LIMIT';
 
 const STATUS: Record<AuthErrorCode, number> = {
   ERR_AUTH_REQUIRED: 401,
@@ -34,6 +35,7 @@ const STATUS: Record<AuthErrorCode, number> = {
   ERR_STORE_UNAVAILABLE: 503,
   ERR_KEYS_UNAVAILABLE: 503,
   ERR_NOT_SUPPORTED: 501,
+  ERR_SESSION_LIMIT: 409,
 };
 
 /**
@@ -159,6 +161,11 @@ export class NotSupportedError extends AuthError<'ERR_NOT_SUPPORTED'> {
   constructor(message: string) { super('ERR_NOT_SUPPORTED', message); }
 }
 
+/** 409: the subject already has `maxSessionsPerSubject` sessions and `onSessionLimit` is `'refuse'`. */
+export class SessionLimitError extends AuthError<'ERR_SESSION_LIMIT'> {
+  constructor(readonly limit: number) { super('ERR_SESSION_LIMIT', `This account already has ${limit} sessions: end one before logging in again`); }
+}
+
 /** Every error class a request can end with; `switch (err.code)` on it narrows to the class. */
 export type AnyAuthError =
   | AuthRequiredError
@@ -176,7 +183,8 @@ export type AnyAuthError =
   | InsufficientScopeError
   | StoreUnavailableError
   | KeysUnavailableError
-  | NotSupportedError;
+  | NotSupportedError
+  | SessionLimitError;
 
 /** The language's own error classes: a bug (a property of undefined, an undefined name), never an outage. */
 export function isProgrammingError(err: unknown): boolean {

@@ -20,12 +20,15 @@ export type { RouteHandler } from './handle';
 export {
   AuthError, AuthRequiredError, InvalidCredentialError, CredentialExpiredError, CredentialRevokedError,
   CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
-  InsufficientScopeError, StoreUnavailableError, KeysUnavailableError, NotSupportedError,
+  InsufficientScopeError, StoreUnavailableError, KeysUnavailableError, NotSupportedError, SessionLimitError,
 } from './errors';
+export type { SessionsAdmin, SessionEvent, SessionRevokedEvent, SessionRevokedReason } from './sessions';
+export type { DeviceOptions, AddressPolicy } from './state/device';
+export type { LoginOptions } from './context';
 export type { AuthErrorCode, AnyAuthError } from './errors';
 export type { AuthContext } from './context';
 export type {
-  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore,
+  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore, SessionInfo,
 } from './types';
 export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
 export type { ClaimMapping } from './claims';

@@ -9,6 +9,7 @@ import type { RefreshOptions } from './refresh/refresh-tokens';
 import type { RefreshPrincipalOptions } from './freshness';
 import type { RecordCacheOptions } from './state/record-cache';
 import type { SessionTimeouts } from './state/session-record';
+import type { DeviceOptions } from './state/device';
 import type { RevocationTuning } from './state/revocation';
 import type { AuthConfig, AuthConfigDeps } from './config';
 import type { CookieOptions } from './types';
@@ -37,6 +38,7 @@ const JWT_COMMON_KEYS = {
   issuer: true, audience: true, clockTolerance: true, carrier: true, cookie: true, typ: true, cache: true,
 } satisfies Record<keyof JwtCommonOptions, true>;
 const JWT_COMMON_NESTED = { cookie: COOKIE, keys: JWT_KEY, cache: TOKEN_CACHE };
+const DEVICES = { keys: { userAgent: true, address: true, addressSalt: true } satisfies Record<keyof DeviceOptions, true> };
 const TIMEOUT_KEYS = { idleTimeout: true, absoluteTimeout: true, touchInterval: true } satisfies Record<keyof SessionTimeouts, true>;
 const REVOCATION_TUNING_KEYS = { maxRevocationLag: true, revocationCacheSize: true } satisfies Record<keyof RevocationTuning, true>;
 
@@ -44,9 +46,9 @@ const SHAPES = {
   principal: {
     keys: {
       strategy: true, precedence: true, migrateFrom: true, onError: true, roleHierarchy: true, trustedOrigins: true,
-      maxCredentialBytes: true, realm: true, refreshPrincipal: true,
+      maxCredentialBytes: true, realm: true, refreshPrincipal: true, devices: true, maxSessionsPerSubject: true, onSessionLimit: true,
     } satisfies Record<keyof PrincipalOptions, true>,
-    nested: { refreshPrincipal: REFRESH_PRINCIPAL },
+    nested: { refreshPrincipal: REFRESH_PRINCIPAL, devices: DEVICES },
   },
   statelessJwt: {
     keys: {

@@ -11,6 +11,8 @@ import { resolveSetup } from './setup';
 import { RequestAuth } from './request-auth';
 import { identify } from './identify';
 import { close, jwksHandler, revokeAll, update } from './admin';
+import { sessionsAdmin, type SessionEvent, type SessionRevokedEvent, type SessionsAdmin } from './sessions';
+import type { DeviceOptions } from './state/device';
 
 export interface PrincipalOptions {
   /**
@@ -38,6 +40,12 @@ export interface PrincipalOptions {
   realm?: string;
   /** Reload roles/scopes/claims older than `maxAge` (single-flight per subject) and re-issue the credential (lib/freshness.ts). */
   refreshPrincipal?: RefreshPrincipalOptions;
+  /** What a session keeps of the device that logged in (user-agent summary, client address); `false` keeps nothing. */
+  devices?: DeviceOptions | false;
+  /** Most live sessions one subject may hold; what happens at the limit is `onSessionLimit`. @default unlimited */
+  maxSessionsPerSubject?: number;
+  /** At the limit: end the oldest sessions, or refuse the new login (409 ERR_SESSION_LIMIT). @default 'revoke-oldest' */
+  onSessionLimit?: 'revoke-oldest' | 'refuse';
 }
 
 /**
@@ -56,6 +64,10 @@ export interface PrincipalEvents {
   rehydrated: [event: RehydratedEvent];
   /** A user moved from a `migrateFrom` strategy to the primary one (or failed to: `error` set, old credential kept). */
   migrated: [outcome: MigrationOutcome];
+  /** A session was stored at login (its handle, device, address; never a credential). */
+  sessionCreated: [event: SessionEvent];
+  /** A session was ended by `sessions.revoke`, `revokeSession`, `logoutOthers`, `revokeOthers` or the session limit. */
+  sessionRevoked: [event: SessionRevokedEvent];
   /** A listener failed (`error.event` names its event, `error.cause` what it threw). Without an `error` listener: `process.emitWarning(error)`. */
   error: [error: ListenerError];
 }
@@ -65,6 +77,8 @@ export interface PrincipalMiddleware extends RequestHandler {
   revokeAll(subject: string): Promise<void>;
   /** Changes roles/scopes/claims of a subject's live sessions; resolves to how many changed. */
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
+  /** A subject's sessions and devices: list them, end one (NotSupportedError without server-side session state). */
+  readonly sessions: SessionsAdmin;
   /** Express handler serving the public keys as a JWKS (mount at /.well-known/jwks.json). */
   jwks(): RequestHandler;
   /** Ready refresh endpoint (POST): rotates the refresh token, answers `{ token, expiresAt, refreshToken? }`. */
@@ -106,6 +120,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   const { events } = setup;
   middleware.revokeAll = (subject) => revokeAll(setup, subject);
   middleware.update = (subject, patch) => update(setup, subject, patch);
+  (middleware as { sessions: SessionsAdmin }).sessions = sessionsAdmin(setup);
   middleware.jwks = () => jwksHandler(setup);
   middleware.refreshHandler = () => refreshHandler();
   middleware.logoutHandler = () => logoutHandler();

@@ -10,6 +10,8 @@ import { freshness, type Freshness } from './freshness';
 import { checkPrecedence, type Precedence } from './multi';
 import { checkMigrateFrom } from './migration';
 import { checkOptions } from './option-keys';
+import { devicePolicy, type DevicePolicy } from './state/device';
+import { resolveSessionLimit, type SessionLimit } from './sessions';
 
 /** A `principal()` middleware's configuration, validated once: everything its requests and admin calls read. */
 export interface Setup {
@@ -30,6 +32,8 @@ export interface Setup {
   readonly fresh: Freshness | null;
   /** One strategy, no migration, no rehydration: a request is answered by that strategy alone (synchronously when it can). */
   readonly direct: boolean;
+  readonly devices: DevicePolicy;
+  readonly sessionLimit: SessionLimit | null;
 }
 
 export function resolveSetup(options: PrincipalOptions): Setup {
@@ -58,6 +62,8 @@ export function resolveSetup(options: PrincipalOptions): Setup {
     usesCookie: strategies.some((s) => s.carriers.includes('cookie')),
     events, fresh,
     direct: strategies.length === 1 && legacy.length === 0 && fresh === null,
+    devices: devicePolicy(options.devices),
+    sessionLimit: resolveSessionLimit(options.maxSessionsPerSubject, options.onSessionLimit),
   };
 }
 

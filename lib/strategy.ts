@@ -1,4 +1,6 @@
 import type { Request, Response } from 'express';
+import type { DeviceFacts } from './state/device';
+import type { SessionDirectory } from './state/session-repository';
 import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, Strategy, StrategyName } from './types';
 
 /**
@@ -17,7 +19,8 @@ export interface StrategyImpl {
   find(req: Request): Presented | null;
   /** May answer synchronously (e.g. a cached token checked against local revocation state). */
   authenticate(req: Request, res: Response, presented: Presented): Authenticated | null | Promise<Authenticated | null>;
-  login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
+  /** `facts`: what the session keeps of the device (principal({ devices })). */
+  login(req: Request, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued>;
   logout(req: Request, res: Response, current: Principal | null): Promise<void>;
   revokeAll(subject: string): Promise<void>;
   /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
@@ -26,7 +29,7 @@ export interface StrategyImpl {
    * Internal: the session state behind `revokeAll` / `update` (a store's session-record repository). Strategies
    * with the same one share every session of a subject, so `principal()` asks one of them, not each.
    */
-  readonly sessionState?: object;
+  readonly sessionState?: SessionDirectory;
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
   /**

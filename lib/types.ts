@@ -126,6 +126,24 @@ export interface CookieStore {
 export type AnyStore = StateStore | CookieStore;
 
 /** A credential as found on the request: where it travelled, and its raw value. */
+/** One live session (a device) of a subject, as `auth.sessions.list()` and `req.auth.sessions()` show it. */
+export interface SessionInfo {
+  /** Names the session for `revoke`; derived one-way from its id, so it is never usable as a credential. */
+  readonly handle: string;
+  readonly strategy: StrategyName;
+  readonly createdAt: Date;
+  /** The last request seen, written at most once per `touchInterval` (like the idle slide). */
+  readonly lastSeenAt: Date;
+  readonly expiresAt: Date;
+  readonly authenticatedAt: Date;
+  /** "Chrome 131 on macOS", or null when not kept (`principal({ devices })`). */
+  readonly device: string | null;
+  /** The client address as kept: truncated (`203.0.113.0/24`), hashed (`h:…`), in full, or null. */
+  readonly address: string | null;
+  /** True on the session making the request (`req.auth.sessions()` only). */
+  readonly current: boolean;
+}
+
 export interface Presented {
   readonly carrier: CarrierKind;
   readonly value: string;

@@ -69,3 +69,8 @@ export function recordKeys(sid: string): string[] {
 export function layoutOfKey(key: string): RecordLayout | undefined {
   return layouts.find((layout) => key.startsWith(layout.prefix));
 }
+
+/** The layout a strategy writes its records in (the first registered for that name). */
+export function layoutOfStrategy(strategy: StrategyName): RecordLayout | undefined {
+  return layouts.find((layout) => layout.strategy === strategy);
+}

@@ -1,7 +1,8 @@
-import type { Identity, StateStore } from '../types';
+import { createHash } from 'node:crypto';
+import type { Identity, SessionInfo, StateStore, StrategyName } from '../types';
 import { InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { patchRecord, remainingMs, type SessionRecord } from './session-record';
-import { layoutOfKey, recordKeys, type Decoded } from './record-layout';
+import { layoutOfKey, layoutOfStrategy, recordKeys, type Decoded } from './record-layout';
 import type { RecordCache } from './record-cache';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
@@ -16,6 +17,13 @@ interface ConnectionSignals {
 }
 type SignallingStore = StateStore & { sessionStore?(): ConnectionSignals };
 
+/** What the sessions API (lib/sessions.ts) asks of a strategy's server-side state. */
+export interface SessionDirectory {
+  list(subject: string): Promise<ListedSession[]>;
+  handleOf(strategy: StrategyName, sid: string): string | null;
+  revokeHandle(subject: string, handle: string): Promise<ListedSession | null>;
+}
+
 /** Attempts of a read–modify–compare-and-set before the writer gives up (another writer kept winning). */
 const REWRITE_ATTEMPTS = 5;
 
@@ -24,7 +32,7 @@ const REWRITE_ATTEMPTS = 5;
  * index, TTLs, the compare-and-set rewrite and which record caches to tell. Every strategy on a store shares
  * its repository, so "every session of a subject" means every layout's (statefulJwt, sessionCookie, …).
  */
-export class SessionRepository {
+export class SessionRepository implements SessionDirectory {
   private readonly caches = new Set<RecordCache<unknown>>();
   private online = true;
 
@@ -101,6 +109,40 @@ export class SessionRepository {
     return live.length;
   }
 
+  /** The subject's live sessions in every layout, oldest first. */
+  async list(subject: string): Promise<ListedSession[]> {
+    const members = await this.store.indexMembers(subject);
+    const keys = members.flatMap(recordKeys);
+    if (keys.length === 0) return [];
+    const values = await this.store.getMany(keys);
+    const now = Date.now();
+    const found: ListedSession[] = [];
+    keys.forEach((key, i) => {
+      const raw = values[i];
+      const layout = layoutOfKey(key);
+      if (raw === null || raw === undefined || layout === undefined) return;
+      let record: SessionRecord;
+      try { record = layout.decode(raw).record; } catch { return; }
+      if (record.id !== subject || remainingMs(record, now) <= 0) return;
+      found.push({ key, sid: key.slice(layout.prefix.length), info: describe(key, layout.strategy, record) });
+    });
+    return found.sort((a, b) => a.info.createdAt.getTime() - b.info.createdAt.getTime());
+  }
+
+  /** The handle of a session a strategy issued (the current request's, say), or null for a strategy with no layout here. */
+  handleOf(strategy: StrategyName, sid: string): string | null {
+    const layout = layoutOfStrategy(strategy);
+    return layout === undefined ? null : sessionHandle(layout.prefix + sid);
+  }
+
+  /** Ends the subject's session with this handle; resolves to it, or null when the subject has none such (any more). */
+  async revokeHandle(subject: string, handle: string): Promise<ListedSession | null> {
+    const found = (await this.list(subject)).find((s) => s.info.handle === handle);
+    if (found === undefined) return null;
+    await this.destroy(found.key, subject, found.sid);
+    return found;
+  }
+
   private async liveKeys(keys: readonly string[]): Promise<string[]> {
     if (keys.length === 0) return [];
     const values = await this.store.getMany(keys);
@@ -141,6 +183,30 @@ export class SessionRepository {
     }
     throw new StoreUnavailableError(new Error(`session record ${key} kept changing during ${REWRITE_ATTEMPTS} rewrites`));
   }
+}
+
+/** A subject's live session as the repository found it: where it is, and what it says. */
+export interface ListedSession {
+  readonly key: string;
+  readonly sid: string;
+  readonly info: SessionInfo;
+}
+
+/**
+ * The handle of a record key: one-way (knowing it reveals no session id, so it authenticates nothing) and
+ * stable, so a list read on one instance can be acted on through another.
+ */
+export function sessionHandle(key: string): string {
+  return createHash('sha256').update('express-principal session handle\0').update(key).digest('base64url').slice(0, 22);
+}
+
+function describe(key: string, strategy: StrategyName, record: SessionRecord): SessionInfo {
+  return Object.freeze({
+    handle: sessionHandle(key), strategy,
+    createdAt: new Date(record.issuedAt), lastSeenAt: new Date(record.lastSeen),
+    expiresAt: new Date(Math.min(record.absExp, record.lastSeen + record.idleMs)), authenticatedAt: new Date(record.authAt),
+    device: record.device ?? null, address: record.address ?? null, current: false,
+  });
 }
 
 const repositories = new WeakMap<StateStore, SessionRepository>();

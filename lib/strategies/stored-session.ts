@@ -8,6 +8,7 @@ import type { ResolvedTimeouts } from '../state/session-record';
 import type { RecordLayout } from '../state/record-layout';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { SessionRecords } from '../state/session-records';
+import type { DeviceFacts } from '../state/device';
 
 /** Where the credential travels (lib/carriers): read once per request, written after a login, cleared at logout. */
 export interface SessionCarrier {
@@ -66,10 +67,10 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     return ref instanceof Promise ? ref.then((r) => admit(r, presented.carrier)) : admit(ref, presented.carrier);
   }
 
-  async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+  async function login(req: Request, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued> {
     records.repository.ensureOnline();
     // One write; the credential goes out only once the session is stored, so a failed login changes nothing.
-    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), parts.extra?.() ?? null);
+    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), parts.extra?.() ?? null, facts);
     // A new id at every login (no fixation): the session this request came with ends here.
     if (previous !== null && previous.strategy === parts.name && previous.sessionId !== null) await replace(previous, sid);
     const value = envelope.seal(sid, record.id, timeouts.absoluteMs);
