@@ -58,6 +58,9 @@ const SAMPLES: Record<Factory, Record<string, () => Record<string, unknown>>> = 
     maxCredentialBytes: () => ({ strategy: strategyOf(), maxCredentialBytes: 4096 }),
     realm: () => ({ strategy: strategyOf(), realm: 'api' }),
     refreshPrincipal: () => ({ strategy: strategyOf(), refreshPrincipal: { maxAge: '5m', load: async (id: string) => ({ id }) } }),
+    devices: () => ({ strategy: strategyOf(), devices: { userAgent: true, address: 'hash', addressSalt: 'a-salt-of-16-chars-or-more' } }),
+    maxSessionsPerSubject: () => ({ strategy: strategyOf(), maxSessionsPerSubject: 5 }),
+    onSessionLimit: () => ({ strategy: strategyOf(), maxSessionsPerSubject: 5, onSessionLimit: 'refuse' }),
   },
   statelessJwt: {
     secret: () => ({ secret }),
