@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { AnyAuthError, AuthError } from './errors';
-import type { CarrierKind, Identity, Issued, Principal, SessionInfo, StrategyName } from './types';
+import type { CarrierKind, Identity, Issued, Principal, RevocationReceipt, SessionInfo, StrategyName } from './types';
+import type { ReceiptOptions } from './sessions';
 
 /** `req.auth`: what the middleware found, and the actions that change it. */
 export interface AuthContext {
@@ -30,6 +31,8 @@ export interface AuthContext {
   revokeSession(handle: string): Promise<boolean>;
   /** Ends every other session of the caller ("log out other devices"); resolves to how many ended. */
   logoutOthers(): Promise<number>;
+  /** The same, resolving to a receipt: how many live instances had applied it, of how many, within how many ms. */
+  logoutOthers(options: ReceiptOptions): Promise<RevocationReceipt>;
 }
 
 export interface LoginOptions {

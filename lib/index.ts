@@ -22,7 +22,7 @@ export {
   CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
   InsufficientScopeError, StoreUnavailableError, KeysUnavailableError, NotSupportedError, SessionLimitError,
 } from './errors';
-export type { SessionsAdmin, SessionEvent, SessionRevokedEvent, SessionRevokedReason } from './sessions';
+export type { SessionsAdmin, SessionEvent, SessionRevokedEvent, SessionRevokedReason, ReceiptOptions } from './sessions';
 export type { DeviceOptions, AddressPolicy } from './state/device';
 export type { LoginOptions } from './context';
 export type { AuthErrorCode, AnyAuthError } from './errors';
@@ -40,4 +40,4 @@ export { REISSUED_TOKEN_HEADER } from './freshness';
 export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
 export type { RefreshOptions } from './refresh/refresh-tokens';
 export { RefreshReusedError, LogoutIncompleteError, MalformedRequestError, ListenerError } from './errors';
-export type { RevocationLog, RevocationLogListener, RevocationLogFollower } from './types';
+export type { RevocationLog, RevocationLogListener, RevocationLogFollower, RevocationReceipt } from './types';

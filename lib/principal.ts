@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Identity, Principal, Strategy } from './types';
+import type { Identity, Principal, RevocationReceipt, Strategy } from './types';
 import { AuthError, type ListenerError } from './errors';
 import type { RoleHierarchy } from './roles';
 import { refreshHandler, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
@@ -11,7 +11,7 @@ import { resolveSetup } from './setup';
 import { RequestAuth } from './request-auth';
 import { identify } from './identify';
 import { close, jwksHandler, revokeAll, update } from './admin';
-import { sessionsAdmin, type SessionEvent, type SessionRevokedEvent, type SessionsAdmin } from './sessions';
+import { receiptFor, sessionsAdmin, type ReceiptOptions, type SessionEvent, type SessionRevokedEvent, type SessionsAdmin } from './sessions';
 import type { DeviceOptions } from './state/device';
 
 export interface PrincipalOptions {
@@ -75,6 +75,8 @@ export interface PrincipalEvents {
 export interface PrincipalMiddleware extends RequestHandler {
   /** Ends every session of a subject ("log out everywhere"). */
   revokeAll(subject: string): Promise<void>;
+  /** The same, resolving to a receipt: how many live instances had applied it, of how many, within how many ms. */
+  revokeAll(subject: string, options: ReceiptOptions): Promise<RevocationReceipt>;
   /** Changes roles/scopes/claims of a subject's live sessions; resolves to how many changed. */
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
   /** A subject's sessions and devices: list them, end one (NotSupportedError without server-side session state). */
@@ -118,7 +120,10 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     else admit(ctx, slot, outcome, next);
   }) as PrincipalMiddleware;
   const { events } = setup;
-  middleware.revokeAll = (subject) => revokeAll(setup, subject);
+  middleware.revokeAll = (async (subject: string, options?: ReceiptOptions) => {
+    const marks = await revokeAll(setup, subject);
+    if (options?.receipt === true) return receiptFor(marks, options, null);
+  }) as PrincipalMiddleware['revokeAll'];
   middleware.update = (subject, patch) => update(setup, subject, patch);
   (middleware as { sessions: SessionsAdmin }).sessions = sessionsAdmin(setup);
   middleware.jwks = () => jwksHandler(setup);

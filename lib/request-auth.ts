@@ -1,10 +1,10 @@
 import type { Request, Response } from 'express';
-import type { CarrierKind, Identity, Issued, SessionInfo, Strategy } from './types';
+import type { CarrierKind, Identity, Issued, RevocationReceipt, SessionInfo, Strategy } from './types';
 import type { StrategyImpl } from './strategy';
 import { AuthError, configError, CsrfError, NotSupportedError, type AnyAuthError } from './errors';
 import { isCrossSite } from './carriers/csrf';
 import { INTERNALS, type AuthContext, type Internals, type LoginOptions } from './context';
-import { admitLogin, afterLogin, logoutOthers, ownSessions, revokeOthers, revokeOwn } from './sessions';
+import { admitLogin, afterLogin, logoutOthers, ownSessions, revokeOthers, revokeOwn, type ReceiptOptions } from './sessions';
 import { reuseSubject } from './freshness';
 import { refuseCrossSite, type Setup } from './setup';
 
@@ -52,8 +52,10 @@ export class RequestAuth implements AuthContext, Internals {
     return revokeOwn(this.setup, this.req, handle);
   }
 
-  logoutOthers(): Promise<number> {
-    return logoutOthers(this.setup, this.req);
+  logoutOthers(): Promise<number>;
+  logoutOthers(options: ReceiptOptions): Promise<RevocationReceipt>;
+  logoutOthers(options?: ReceiptOptions): Promise<number | RevocationReceipt> {
+    return logoutOthers(this.setup, this.req, options);
   }
 }
 

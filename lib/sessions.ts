@@ -3,6 +3,9 @@ import type { Principal, SessionInfo, StrategyName } from './types';
 import type { StrategyImpl } from './strategy';
 import type { Setup } from './setup';
 import type { ListedSession, SessionDirectory } from './state/session-repository';
+import { awaitReceipt, type LogMark } from './state/receipts';
+import { toMs } from './duration';
+import type { RevocationReceipt } from './types';
 import { AuthRequiredError, configError, NotSupportedError, SessionLimitError } from './errors';
 
 /** What `sessionCreated` / `sessionRevoked` carry: the subject and the session's handle, never a credential. */
@@ -21,12 +24,25 @@ export interface SessionRevokedEvent extends SessionEvent {
   readonly reason: SessionRevokedReason;
 }
 
+/** Ask a revocation for a receipt: it then resolves once every live instance has applied it, or after `wait`. */
+export interface ReceiptOptions {
+  receipt: true;
+  /** Longest wait for the instances. @default '2s' */
+  wait?: string | number;
+}
+
 /** `auth.sessions`: a subject's devices, for an admin page or a support tool. */
 export interface SessionsAdmin {
   /** The subject's live sessions, oldest first, across every strategy that keeps them. */
   list(subject: string): Promise<SessionInfo[]>;
   /** Ends the subject's session with this handle; false when there is none (already ended, or not this subject's). */
   revoke(subject: string, handle: string): Promise<boolean>;
+  /** The same, resolving to a receipt (null when there was no such session). */
+  revoke(subject: string, handle: string, options: ReceiptOptions): Promise<RevocationReceipt | null>;
+}
+
+export function receiptFor(marks: readonly LogMark[], options: ReceiptOptions, ended: number | null): Promise<RevocationReceipt> {
+  return awaitReceipt(marks, toMs(options.wait ?? '2s', 'wait'), ended);
 }
 
 export interface SessionLimit {
@@ -63,19 +79,27 @@ function eventOf(subject: string, info: SessionInfo): SessionEvent {
   return { subject, handle: info.handle, strategy: info.strategy, device: info.device, address: info.address };
 }
 
-async function end(setup: Setup, subject: string, entry: { directory: SessionDirectory; session: ListedSession }, reason: SessionRevokedReason): Promise<boolean> {
+/** Ends one listed session; resolves to where its end went in shared logs, or null when it was already gone. */
+async function end(setup: Setup, subject: string, entry: { directory: SessionDirectory; session: ListedSession }, reason: SessionRevokedReason): Promise<readonly LogMark[] | null> {
   const gone = await entry.directory.revokeHandle(subject, entry.session.info.handle);
   if (gone !== null) setup.events.emit('sessionRevoked', { ...eventOf(subject, gone.info), reason });
-  return gone !== null;
+  return gone?.marks ?? null;
+}
+
+async function revokeOne(setup: Setup, subject: string, handle: string): Promise<readonly LogMark[] | null> {
+  const entry = (await listed(setup, subject)).find((e) => e.session.info.handle === handle);
+  return entry === undefined ? null : end(setup, subject, entry, 'revoked');
 }
 
 export function sessionsAdmin(setup: Setup): SessionsAdmin {
+  async function revoke(subject: string, handle: string, options?: ReceiptOptions): Promise<boolean | RevocationReceipt | null> {
+    const marks = await revokeOne(setup, subject, handle);
+    if (options?.receipt !== true) return marks !== null;
+    return marks === null ? null : receiptFor(marks, options, 1);
+  }
   return {
     list: async (subject) => (await listed(setup, subject)).map((e) => e.session.info),
-    revoke: async (subject, handle) => {
-      const entry = (await listed(setup, subject)).find((e) => e.session.info.handle === handle);
-      return entry === undefined ? false : end(setup, subject, entry, 'revoked');
-    },
+    revoke: revoke as SessionsAdmin['revoke'],
   };
 }
 
@@ -104,19 +128,21 @@ export async function ownSessions(setup: Setup, req: Request): Promise<SessionIn
 
 /** `req.auth.revokeSession(handle)`: only one of the caller's own sessions (another subject's handle matches nothing). */
 export async function revokeOwn(setup: Setup, req: Request, handle: string): Promise<boolean> {
-  return sessionsAdmin(setup).revoke(caller(req).id, handle);
+  return (await revokeOne(setup, caller(req).id, handle)) !== null;
 }
 
-/** Ends every session of `subject` except the one with handle `keep`; resolves to how many ended. */
-export async function revokeOthers(setup: Setup, subject: string, keep: string | null): Promise<number> {
+/** Ends every session of `subject` except the one with handle `keep`. */
+export async function revokeOthers(setup: Setup, subject: string, keep: string | null): Promise<{ ended: number; marks: LogMark[] }> {
   const others = (await listed(setup, subject)).filter((e) => e.session.info.handle !== keep);
-  const ended = await Promise.all(others.map((e) => end(setup, subject, e, 'others')));
-  return ended.filter(Boolean).length;
+  const ended = (await Promise.all(others.map((e) => end(setup, subject, e, 'others')))).filter((m) => m !== null);
+  return { ended: ended.length, marks: ended.flat() };
 }
 
-export function logoutOthers(setup: Setup, req: Request): Promise<number> {
+/** "Log out other devices": resolves to how many ended, or with `{ receipt: true }` to a receipt. */
+export async function logoutOthers(setup: Setup, req: Request, options?: ReceiptOptions): Promise<number | RevocationReceipt> {
   const who = caller(req);
-  return revokeOthers(setup, who.id, currentHandle(setup, who));
+  const { ended, marks } = await revokeOthers(setup, who.id, currentHandle(setup, who));
+  return options?.receipt === true ? receiptFor(marks, options, ended) : ended;
 }
 
 /** Before a login: with `onSessionLimit: 'refuse'`, a subject at the limit gets 409 and nothing is written. */

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { DeviceFacts } from './state/device';
 import type { SessionDirectory } from './state/session-repository';
+import type { LogMark } from './state/receipts';
 import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, Strategy, StrategyName } from './types';
 
 /**
@@ -22,7 +23,8 @@ export interface StrategyImpl {
   /** `facts`: what the session keeps of the device (principal({ devices })). */
   login(req: Request, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued>;
   logout(req: Request, res: Response, current: Principal | null): Promise<void>;
-  revokeAll(subject: string): Promise<void>;
+  /** Resolves to where the revocation went in shared logs (what a receipt waits on). */
+  revokeAll(subject: string): Promise<readonly LogMark[] | void>;
   /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
   /**

@@ -93,10 +93,36 @@ export interface StateStore {
  * disconnected: it resumes from the last entry it saw, and is told when entries it never saw were trimmed.
  */
 export interface RevocationLog {
-  /** Appends one entry; resolves once the backend has it. `retainMs`: how long the log must keep it at least. */
-  append(fields: readonly string[], retainMs: number): Promise<void>;
-  /** Follows the log from its (trimmed) beginning on a dedicated connection. `blockMs`: longest wait per round. */
+  /**
+   * Appends one entry; resolves once the backend has it, to the entry's position when the backend can name one
+   * (what `applied` compares). `retainMs`: how long the log must keep it at least.
+   */
+  append(fields: readonly string[], retainMs: number): Promise<string | void>;
+  /**
+   * Follows the log from its (trimmed) beginning on a dedicated connection. `blockMs`: longest wait per round.
+   * A follower that can, records in the backend how far it has applied the log, with a heartbeat (for receipts).
+   */
   follow(listener: RevocationLogListener, blockMs: number): RevocationLogFollower;
+  /** How many live followers (a recent heartbeat) have applied the log up to `position`, of how many. Optional. */
+  applied?(position: string): Promise<{ applied: number; instances: number }>;
+}
+
+/**
+ * What a revocation (`revokeAll`, `sessions.revoke`, `logoutOthers`) can resolve to when asked: how many live
+ * instances had applied it, of how many, and how long that took. Instances that keep no local copy (they ask the
+ * store on every request) have nothing to apply and are not counted.
+ */
+export interface RevocationReceipt {
+  /** Sessions ended, when the strategy can count them (stateless tokens: null). */
+  readonly ended: number | null;
+  /** Live instances that have applied the revocation. */
+  readonly applied: number;
+  /** Live instances following the revocation log (a heartbeat within the last 30 s). */
+  readonly instances: number;
+  /** Milliseconds from the revocation until `applied` reached its value; null when no instance follows the log. */
+  readonly withinMs: number | null;
+  /** Every live instance has applied it. */
+  readonly complete: boolean;
 }
 
 export interface RevocationLogListener {

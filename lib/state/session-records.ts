@@ -7,6 +7,7 @@ import { parsedRecords } from './parsed-records';
 import { createRecordCache, type RecordCacheSetting } from './record-cache';
 import { sessionRepository, type SessionRepository } from './session-repository';
 import type { DeviceFacts } from './device';
+import type { LogMark } from './receipts';
 
 /** Whether the record already carries these roles, scopes and claims. */
 function holds(record: SessionRecord, patch: Required<Omit<Identity, 'id'>>): boolean {
@@ -117,7 +118,7 @@ export class SessionRecords {
     return { sid, record };
   }
 
-  destroy(sid: string, subject: string | null): Promise<void> {
+  destroy(sid: string, subject: string | null): Promise<LogMark[]> {
     return this.repository.destroy(this.key(sid), subject, sid);
   }
 

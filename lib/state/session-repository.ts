@@ -4,6 +4,7 @@ import { InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { patchRecord, remainingMs, type SessionRecord } from './session-record';
 import { layoutOfKey, layoutOfStrategy, recordKeys, type Decoded } from './record-layout';
 import type { RecordCache } from './record-cache';
+import type { LogMark } from './receipts';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
 
@@ -21,7 +22,12 @@ type SignallingStore = StateStore & { sessionStore?(): ConnectionSignals };
 export interface SessionDirectory {
   list(subject: string): Promise<ListedSession[]>;
   handleOf(strategy: StrategyName, sid: string): string | null;
-  revokeHandle(subject: string, handle: string): Promise<ListedSession | null>;
+  revokeHandle(subject: string, handle: string): Promise<Revoked | null>;
+}
+
+/** A session ended, and where its end went in the shared logs (for receipts). */
+export interface Revoked extends ListedSession {
+  readonly marks: readonly LogMark[];
 }
 
 /** Attempts of a read–modify–compare-and-set before the writer gives up (another writer kept winning). */
@@ -59,13 +65,14 @@ export class SessionRepository implements SessionDirectory {
    * Tells every local record cache, and through the first one every other instance, that these records changed
    * or are gone. Resolves once the invalidation is in the shared log.
    */
-  async announce(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return;
-    let told = false;
+  async announce(keys: readonly string[]): Promise<LogMark[]> {
+    if (keys.length === 0) return [];
+    let marks: LogMark[] | null = null;
     for (const cache of this.caches) {
-      if (told) cache.forget(keys);
-      else { told = true; await cache.invalidate(keys); }
+      if (marks !== null) cache.forget(keys);
+      else marks = await cache.invalidate(keys);
     }
+    return marks ?? [];
   }
 
   async write(key: string, record: SessionRecord, value: string): Promise<boolean> {
@@ -89,24 +96,25 @@ export class SessionRepository implements SessionDirectory {
   }
 
   /** Ends one session: announced before the delete too, so a failed announcement deletes nothing and a retry still finds it. */
-  async destroy(key: string, subject: string | null, sid: string): Promise<void> {
+  async destroy(key: string, subject: string | null, sid: string): Promise<LogMark[]> {
     await this.announce([key]);
     await this.store.delete(key);
-    await this.announce([key]);
+    const marks = await this.announce([key]);
     if (subject !== null) await this.store.indexRemove(subject, [sid]);
+    return marks;
   }
 
   /** "Log out everywhere": every session of the subject, whatever strategy wrote it. Resolves to how many were live. */
-  async revokeAll(subject: string): Promise<number> {
+  async revokeAll(subject: string): Promise<{ live: number; marks: LogMark[] }> {
     const members = await this.store.indexMembers(subject);
     const keys = members.flatMap(recordKeys);
-    if (keys.length === 0) return 0;
+    if (keys.length === 0) return { live: 0, marks: [] };
     const live = await this.liveKeys(keys);
     await this.announce(keys);
     await Promise.all(keys.map((key) => this.store.delete(key)));
-    await this.announce(keys);
+    const marks = await this.announce(keys);
     await this.store.indexRemove(subject, members);
-    return live.length;
+    return { live: live.length, marks };
   }
 
   /** The subject's live sessions in every layout, oldest first. */
@@ -136,11 +144,10 @@ export class SessionRepository implements SessionDirectory {
   }
 
   /** Ends the subject's session with this handle; resolves to it, or null when the subject has none such (any more). */
-  async revokeHandle(subject: string, handle: string): Promise<ListedSession | null> {
+  async revokeHandle(subject: string, handle: string): Promise<Revoked | null> {
     const found = (await this.list(subject)).find((s) => s.info.handle === handle);
     if (found === undefined) return null;
-    await this.destroy(found.key, subject, found.sid);
-    return found;
+    return { ...found, marks: await this.destroy(found.key, subject, found.sid) };
   }
 
   private async liveKeys(keys: readonly string[]): Promise<string[]> {

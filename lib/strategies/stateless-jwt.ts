@@ -60,7 +60,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   const refresh = options.refresh === undefined ? null : refreshTokens(options.refresh, {
     carriers: carrier.kinds,
     accessCookieSecure: carrier.cookie?.secure,
-    revokeJti: revocation ? (jti, expMs) => revocation.revoke(jti, expMs + clockToleranceMs) : null,
+    revokeJti: revocation ? async (jti, expMs) => { await revocation.revoke(jti, expMs + clockToleranceMs); } : null,
   });
   const tokens = new AccessTokens({ envelope, ttlMs, claims: options.claims, revocation, maxLifetimeMs });
   const parts: Parts = { carrier, envelope, tokens, revocation, refresh, clockToleranceMs };
@@ -76,7 +76,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
       // Refresh mark first, access mark after it is stored: an access token signed by a rotation that missed the
       // refresh mark was signed before the access mark's time (see rotate()).
       await refresh?.revokeSubject(subject);
-      await revocation?.revokeAll(subject, maxLifetimeMs);
+      return (await revocation?.revokeAll(subject, maxLifetimeMs)) ?? [];
     },
     async update() {
       throw new NotSupportedError('stateless tokens carry their claims; use principal({ refreshPrincipal }) to re-issue them');

@@ -116,7 +116,7 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     authenticate: (_req, _res, presented) => authenticate(presented),
     login,
     logout,
-    revokeAll: async (subject) => { await records.repository.revokeAll(subject); },
+    revokeAll: async (subject) => (await records.repository.revokeAll(subject)).marks,
     rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity, current.loadedAt.getTime()),
     update: (subject, patch) => records.repository.update(subject, patch),
     sessionState: records.repository,
