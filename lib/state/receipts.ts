@@ -22,8 +22,9 @@ export async function awaitReceipt(marks: readonly LogMark[], waitMs: number, en
   let applied = 0;
   let instances = 0;
   let reachedAt = started;
+  const logs = byLog(marks);
   for (;;) {
-    const counts = await Promise.all(marks.map((m) => (m.log.applied as NonNullable<RevocationLog['applied']>)(m.position)));
+    const counts = await Promise.all([...logs].map(([log, positions]) => countLog(log, positions)));
     const nowApplied = counts.reduce((n, c) => n + c.applied, 0);
     instances = counts.reduce((n, c) => n + c.instances, 0);
     if (nowApplied !== applied) reachedAt = performance.now();
@@ -36,4 +37,16 @@ export async function awaitReceipt(marks: readonly LogMark[], waitMs: number, en
     withinMs: instances === 0 ? null : Math.round(reachedAt - started),
     complete: applied >= instances,
   });
+}
+
+function byLog(marks: readonly LogMark[]): Map<RevocationLog, string[]> {
+  const logs = new Map<RevocationLog, string[]>();
+  for (const m of marks) logs.set(m.log, [...(logs.get(m.log) ?? []), m.position]);
+  return logs;
+}
+
+/** One log's followers: an instance has applied the revocation once it is past every one of its entries. */
+async function countLog(log: RevocationLog, positions: readonly string[]): Promise<{ applied: number; instances: number }> {
+  const counts = await Promise.all(positions.map((p) => (log.applied as NonNullable<RevocationLog['applied']>)(p)));
+  return { applied: Math.min(...counts.map((c) => c.applied)), instances: Math.max(...counts.map((c) => c.instances)) };
 }
