@@ -1,7 +1,7 @@
 import type { Identity, StateStore } from '../types';
 import { InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { patchRecord, remainingMs, type SessionRecord } from './session-record';
-import { layoutOfKey, recordKeys, type Decoded } from './record-layout';
+import { layoutOfKey, recordKeys, type Decoded, type RecordLayout } from './record-layout';
 import type { RecordCache } from './record-cache';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
@@ -15,6 +15,12 @@ interface ConnectionSignals {
   on(event: 'connect' | 'disconnect', listener: () => void): unknown;
 }
 type SignallingStore = StateStore & { sessionStore?(): ConnectionSignals };
+
+/** A live session of a subject as the repository holds it: its id (the index member), layout and record. */
+export interface ListedSession extends Decoded {
+  readonly sid: string;
+  readonly layout: RecordLayout;
+}
 
 /** Attempts of a read–modify–compare-and-set before the writer gives up (another writer kept winning). */
 const REWRITE_ATTEMPTS = 5;
@@ -107,9 +113,31 @@ export class SessionRepository {
     return keys.filter((_, i) => values[i] !== null && values[i] !== undefined);
   }
 
+  /**
+   * Every live session of the subject, whatever layout holds it, in one read of the index and one of the records.
+   * A record that does not decode, names another subject or is past its deadlines is not listed.
+   */
+  async list(subject: string): Promise<ListedSession[]> {
+    const sids = await this.store.indexMembers(subject);
+    const keys = sids.flatMap((sid) => recordKeys(sid).map((key) => ({ sid, key })));
+    const values = keys.length === 0 ? [] : await this.store.getMany(keys.map(({ key }) => key));
+    const now = Date.now();
+    return keys.flatMap(({ sid, key }, i) => {
+      const raw = values[i];
+      const layout = layoutOfKey(key);
+      if (raw === null || raw === undefined || layout === undefined) return [];
+      try {
+        const decoded = layout.decode(raw);
+        return decoded.record.id === subject && remainingMs(decoded.record, now) > 0 ? [{ sid, layout, ...decoded }] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   /** Changes roles/scopes/claims of every live session of the subject; resolves to how many changed. */
   async update(subject: string, patch: Patch): Promise<number> {
-    const keys = (await this.store.indexMembers(subject)).flatMap(recordKeys);
+    const keys = (await this.store.indexMembers(subject)).flatMap(recordKeys).filter((key) => layoutOfKey(key)?.patchable !== false);
     const changed: string[] = [];
     for (const key of keys) {
       const done = await this.rewrite(key, (decoded) => (decoded.record.id === subject ? patchRecord(decoded.record, patch) : null));

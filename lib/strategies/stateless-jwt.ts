@@ -108,7 +108,7 @@ async function login(parts: Parts, res: Response, identity: Identity, previous: 
   // A login is a proof of identity: the login time starts now (re-issues — rehydrate, refresh — keep it).
   const authTime = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
   const oldFamily = previous ? tokens.familyOf(previous) : undefined;
-  if (refresh && oldFamily !== undefined) await refresh.revokeFamily(oldFamily);
+  if (refresh && oldFamily !== undefined && previous) await refresh.revokeFamily(oldFamily, previous.id);
   const familyId = refresh ? refresh.newFamily() : null;
   const { signed } = tokens.sign(identity, authTime, familyId);
   if (refresh === null || familyId === null) return issued(parts, res, signed);
@@ -157,7 +157,7 @@ async function logout({ carrier, tokens, revocation, refresh, clockToleranceMs }
   const revocationId = current === null ? undefined : tokens.revocationIdOf(current);
   if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
   const familyId = current ? tokens.familyOf(current) : undefined;
-  if (refresh && familyId !== undefined) await refresh.revokeFamily(familyId);
+  if (refresh && current && familyId !== undefined) await refresh.revokeFamily(familyId, current.id);
   if (refresh) await endPresentedFamily(refresh, req, current, familyId);
   refresh?.clear(res);
   carrier.clear(res);
@@ -172,6 +172,6 @@ async function endPresentedFamily(refresh: RefreshTokens, req: Request, current:
   // Neither a valid access token nor the refresh credential: the client may hold a 30-day refresh token we
   // cannot see, and a 2xx would leave it alive.
   if (raw === null && current === null) throw new LogoutIncompleteError();
-  const familyId = raw === null ? null : await refresh.familyOf(raw);
-  if (familyId !== null && familyId !== alreadyEnded) await refresh.revokeFamily(familyId);
+  const family = raw === null ? null : await refresh.familyOf(raw);
+  if (family !== null && family.familyId !== alreadyEnded) await refresh.revokeFamily(family.familyId, family.subject);
 }
