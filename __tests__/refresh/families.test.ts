@@ -78,6 +78,23 @@ describe.each<Kind>(['redis', 'memory'])('families on a %s store', (kind) => {
     expect(await listFamilies(store, 'carol')).toEqual([]);
   });
 
+  test('a family that keeps rotating outlives its first ttl in the subject index: still listed, still ended by revokeAll', async () => {
+    const store = newStore(kind);
+    const fa = freshApp({ strategy: statelessJwt({ secret: SECRET, ttl: '5m', store, refresh: { store, ttl: '6s', graceWindow: '300ms' } }) });
+    closers.push(fa.auth);
+    const loggedInAt = Date.now();
+    const first = await login(fa, 'frank');
+    await waitPast(loggedInAt, 3000);
+    const rotated = (await refresh(fa, first.refreshToken).expect(200)).body as { refreshToken: string };
+    // Past the login's ttl: only a rotation that re-indexed the family keeps it in the subject's index.
+    await waitPast(loggedInAt, 6500);
+    expect(await listFamilies(store, 'frank')).toHaveLength(1);
+    const stateful = principal({ strategy: statefulJwt({ secret: SECRET, store }) });
+    closers.push(stateful);
+    await stateful.revokeAll('frank');
+    expect((await refresh(fa, rotated.refreshToken).expect(401)).body.code).toBe('ERR_CREDENTIAL_REVOKED');
+  }, 30_000);
+
   test('a family is a session of its subject: statefulJwt on the same store ends it with revokeAll, and update() leaves it alone', async () => {
     const store = newStore(kind);
     const fa = app(store);
