@@ -38,6 +38,6 @@ export type { MigrationOutcome } from './migration';
 export type { JwksOptions, JwksVerifierOptions } from './envelopes/jwks-source';
 export { REISSUED_TOKEN_HEADER } from './freshness';
 export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
-export type { RefreshOptions } from './refresh/refresh-tokens';
+export type { RefreshOptions } from './refresh/refresh-options';
 export { RefreshReusedError, LogoutIncompleteError, MalformedRequestError, ListenerError } from './errors';
 export type { RevocationLog, RevocationLogListener, RevocationLogFollower, RevocationReceipt } from './types';

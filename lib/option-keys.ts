@@ -5,7 +5,7 @@ import type { SessionCookieOptions } from './strategies/session-cookie';
 import type { JwtCommonOptions } from './strategies/jwt-common';
 import type { JwtKey } from './envelopes/jwt-keys';
 import type { JwksOptions } from './envelopes/jwks-source';
-import type { RefreshOptions } from './refresh/refresh-tokens';
+import type { RefreshOptions } from './refresh/refresh-options';
 import type { RefreshPrincipalOptions } from './freshness';
 import type { RecordCacheOptions } from './state/record-cache';
 import type { SessionTimeouts } from './state/session-record';

@@ -72,7 +72,7 @@ async function login(ctx: RequestAuth, identity: Identity, options: LoginOptions
   const issued = await issuer.login(req, res, identity, req.principal, setup.devices.describe(req.get('user-agent'), req.ip));
   res.setHeader('Cache-Control', 'no-store');
   setup.events.emit('login', { id: identity.id, sessionId: issued.sessionId });
-  const handle = await afterLogin(setup, issuer, identity.id, issued.sessionId);
+  const handle = await afterLogin(setup, issuer, identity.id, issued.handle);
   if (options?.revokeOthers === true) await revokeOthers(setup, identity.id, handle);
   return issued;
 }

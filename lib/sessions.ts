@@ -63,7 +63,7 @@ export function resolveSessionLimit(max: number | undefined, onLimit: string | u
 /** One directory per shared session state (a store's repository), so a subject's session is listed once. */
 function directories(setup: Setup): SessionDirectory[] {
   const seen = new Set<SessionDirectory>();
-  for (const s of [...setup.strategies, ...setup.legacy]) if (s.sessionState !== undefined) seen.add(s.sessionState);
+  for (const s of [...setup.strategies, ...setup.legacy]) if (s.sessions !== undefined) seen.add(s.sessions);
   if (seen.size === 0) {
     throw new NotSupportedError('listing sessions needs server-side state: statefulJwt({ store }), sessionCookie({ store }) or statelessJwt({ refresh: { store } })');
   }
@@ -105,9 +105,8 @@ export function sessionsAdmin(setup: Setup): SessionsAdmin {
 
 /** The handle of the session this principal stands for, or null when it has none here. */
 function currentHandle(setup: Setup, who: Principal): string | null {
-  if (who.sessionId === null) return null;
   for (const directory of directories(setup)) {
-    const handle = directory.handleOf(who.strategy, who.sessionId);
+    const handle = directory.handleOf(who);
     if (handle !== null) return handle;
   }
   return null;
@@ -148,17 +147,15 @@ export async function logoutOthers(setup: Setup, req: Request, options?: Receipt
 /** Before a login: with `onSessionLimit: 'refuse'`, a subject at the limit gets 409 and nothing is written. */
 export async function admitLogin(setup: Setup, issuer: StrategyImpl, subject: string): Promise<void> {
   const limit = setup.sessionLimit;
-  if (limit === null || limit.onLimit !== 'refuse' || issuer.sessionState === undefined) return;
+  if (limit === null || limit.onLimit !== 'refuse' || issuer.sessions === undefined) return;
   if ((await listed(setup, subject)).length >= limit.max) throw new SessionLimitError(limit.max);
 }
 
 /** After a login: tell listeners, and with `revoke-oldest` end the oldest sessions beyond the limit. */
-export async function afterLogin(setup: Setup, issuer: StrategyImpl, subject: string, sid: string | null): Promise<string | null> {
-  const directory = issuer.sessionState;
-  if (directory === undefined || sid === null) return null;
-  const handle = directory.handleOf(issuer.name, sid);
+export async function afterLogin(setup: Setup, issuer: StrategyImpl, subject: string, handle: string | undefined): Promise<string | null> {
+  if (issuer.sessions === undefined || handle === undefined) return null;
   const wantsList = setup.sessionLimit !== null || setup.events.listenerCount('sessionCreated') > 0;
-  if (handle === null || !wantsList) return handle;
+  if (!wantsList) return handle;
   const all = await listed(setup, subject);
   const mine = all.find((e) => e.session.info.handle === handle);
   if (mine !== undefined) setup.events.emit('sessionCreated', eventOf(subject, mine.session.info));

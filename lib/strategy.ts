@@ -31,7 +31,9 @@ export interface StrategyImpl {
    * Internal: the session state behind `revokeAll` / `update` (a store's session-record repository). Strategies
    * with the same one share every session of a subject, so `principal()` asks one of them, not each.
    */
-  readonly sessionState?: SessionDirectory;
+  readonly sessionState?: object;
+  /** Internal (sessions API): the sessions this strategy can list and end; strategies sharing one list it once. */
+  readonly sessions?: SessionDirectory;
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
   /**

@@ -35,6 +35,8 @@ export interface Issued {
   readonly sessionId: string | null;
   /** Opaque refresh token, when refresh tokens are configured and the client is not a browser. */
   readonly refreshToken?: string;
+  /** The new session's handle in `req.auth.sessions()`, when the strategy keeps sessions server-side. */
+  readonly handle?: string;
 }
 
 export type CarrierKind = 'header' | 'cookie';

@@ -53,7 +53,7 @@ describe.each(['stateful-jwt', 'session-cookie'] as const)('%s on a cluster', (k
     try {
       const devices: Record<string, string>[] = [];
       for (let i = 0; i < 4; i += 1) {
-        const res = await request(apps[0]).post('/login').set('User-Agent', 'curl/8.5.0').set('X-Forwarded-For', `198.51.100.${i}`);
+        const res = await request(apps[0] as express.Express).post('/login').set('User-Agent', 'curl/8.5.0').set('X-Forwarded-For', `198.51.100.${i}`);
         const body = res.body as { token: string | null };
         devices.push(body.token ? { Authorization: `Bearer ${body.token}` } : { Cookie: cookiePair(res.headers['set-cookie']) as string });
       }
@@ -63,7 +63,7 @@ describe.each(['stateful-jwt', 'session-cookie'] as const)('%s on a cluster', (k
       const first = await (auths[1] as PrincipalMiddleware).sessions.revoke('alice', (listed[0] as { handle: string }).handle, { receipt: true, wait: '5s' });
       expect(first).toMatchObject({ ended: 1, applied: 2, instances: 2, complete: true });
       for (const a of apps) expect((await request(a).get('/me').set(devices[0] as Record<string, string>)).status).toBe(401);
-      const others = await request(apps[1]).post('/logout-others').set(devices[3] as Record<string, string>);
+      const others = await request(apps[1] as express.Express).post('/logout-others').set(devices[3] as Record<string, string>);
       expect(others.body).toMatchObject({ ended: 2, applied: 2, instances: 2, complete: true });
       const statuses = await Promise.all(apps.flatMap((a) => devices.map(async (d) => (await request(a).get('/me').set(d)).status)));
       expect(statuses).toEqual([401, 401, 401, 200, 401, 401, 401, 200]);

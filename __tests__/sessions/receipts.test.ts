@@ -87,7 +87,7 @@ test('stored sessions with recordCache: ending one session reports both instance
   });
   try {
     const [first, second] = auths as [typeof auths[0], typeof auths[0]];
-    const token = ((await request(apps[0]).post('/login').send({})).body as { token: string }).token;
+    const token = ((await request(apps[0] as express.Express).post('/login').send({})).body as { token: string }).token;
     for (const app of apps) expect((await request(app).get('/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
     await until('two heartbeats', async () => (await client.hLen(`${prefix}rc:rv:log:applied`)) === 2);
     const [session] = await first.sessions.list('alice');

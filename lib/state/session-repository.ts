@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Identity, SessionInfo, StateStore, StrategyName } from '../types';
+import type { Identity, Principal, SessionInfo, StateStore, StrategyName } from '../types';
 import { InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { patchRecord, remainingMs, type SessionRecord } from './session-record';
-import { layoutOfKey, layoutOfStrategy, recordKeys, type Decoded } from './record-layout';
+import { FAMILY_LAYOUT, layoutOfKey, layoutOfStrategy, recordKeys, type Decoded, type RecordLayout } from './record-layout';
 import type { RecordCache } from './record-cache';
 import type { LogMark } from './receipts';
 
@@ -21,7 +21,8 @@ type SignallingStore = StateStore & { sessionStore?(): ConnectionSignals };
 /** What the sessions API (lib/sessions.ts) asks of a strategy's server-side state. */
 export interface SessionDirectory {
   list(subject: string): Promise<ListedSession[]>;
-  handleOf(strategy: StrategyName, sid: string): string | null;
+  /** The handle of the session a principal stands for, or null when it is not one of this directory's. */
+  handleOf(principal: Principal): string | null;
   revokeHandle(subject: string, handle: string): Promise<Revoked | null>;
 }
 
@@ -38,7 +39,7 @@ const REWRITE_ATTEMPTS = 5;
  * index, TTLs, the compare-and-set rewrite and which record caches to tell. Every strategy on a store shares
  * its repository, so "every session of a subject" means every layout's (statefulJwt, sessionCookie, …).
  */
-export class SessionRepository implements SessionDirectory {
+export class SessionRepository {
   private readonly caches = new Set<RecordCache<unknown>>();
   private online = true;
 
@@ -117,7 +118,10 @@ export class SessionRepository implements SessionDirectory {
     return { live: live.length, marks };
   }
 
-  /** The subject's live sessions in every layout, oldest first. */
+  /**
+   * Every live session of the subject, whatever layout holds it, oldest first, in one read of the index and one
+   * of the records. A record that does not decode, names another subject or is past its deadlines is not listed.
+   */
   async list(subject: string): Promise<ListedSession[]> {
     const members = await this.store.indexMembers(subject);
     const keys = members.flatMap(recordKeys);
@@ -129,26 +133,30 @@ export class SessionRepository implements SessionDirectory {
       const raw = values[i];
       const layout = layoutOfKey(key);
       if (raw === null || raw === undefined || layout === undefined) return;
-      let record: SessionRecord;
-      try { record = layout.decode(raw).record; } catch { return; }
+      let decoded: Decoded;
+      try { decoded = layout.decode(raw); } catch { return; }
+      const { record } = decoded;
       if (record.id !== subject || remainingMs(record, now) <= 0) return;
-      found.push({ key, sid: key.slice(layout.prefix.length), info: describe(key, layout.strategy, record) });
+      found.push({ ...decoded, key, layout, sid: key.slice(layout.prefix.length), info: describe(key, layout.strategy, record) });
     });
     return found.sort((a, b) => a.info.createdAt.getTime() - b.info.createdAt.getTime());
   }
 
-  /** The handle of a session a strategy issued (the current request's, say), or null for a strategy with no layout here. */
-  handleOf(strategy: StrategyName, sid: string): string | null {
-    const layout = layoutOfStrategy(strategy);
-    return layout === undefined ? null : sessionHandle(layout.prefix + sid);
-  }
-
-  /** Ends the subject's session with this handle; resolves to it, or null when the subject has none such (any more). */
-  async revokeHandle(subject: string, handle: string): Promise<Revoked | null> {
-    const found = (await this.list(subject)).find((s) => s.info.handle === handle);
-    if (found === undefined) return null;
-    return { ...found, marks: await this.destroy(found.key, subject, found.sid) };
-  }
+  /**
+   * The sessions API's view of the stored sessions (statefulJwt, sessionCookie, composed points): every layout but
+   * refresh-token families, which their strategy lists itself (ending one also denies its access tokens).
+   */
+  readonly directory: SessionDirectory = {
+    list: async (subject) => (await this.list(subject)).filter((s) => s.layout !== FAMILY_LAYOUT),
+    handleOf: (who) => {
+      const layout = layoutOfStrategy(who.strategy);
+      return layout === undefined || layout === FAMILY_LAYOUT || who.sessionId === null ? null : sessionHandle(layout.prefix + who.sessionId);
+    },
+    revokeHandle: async (subject, handle) => {
+      const found = (await this.directory.list(subject)).find((s) => s.info.handle === handle);
+      return found === undefined ? null : { ...found, marks: await this.destroy(found.key, subject, found.sid) };
+    },
+  };
 
   private async liveKeys(keys: readonly string[]): Promise<string[]> {
     if (keys.length === 0) return [];
@@ -158,7 +166,7 @@ export class SessionRepository implements SessionDirectory {
 
   /** Changes roles/scopes/claims of every live session of the subject; resolves to how many changed. */
   async update(subject: string, patch: Patch): Promise<number> {
-    const keys = (await this.store.indexMembers(subject)).flatMap(recordKeys);
+    const keys = (await this.store.indexMembers(subject)).flatMap(recordKeys).filter((key) => layoutOfKey(key)?.patchable !== false);
     const changed: string[] = [];
     for (const key of keys) {
       const done = await this.rewrite(key, (decoded) => (decoded.record.id === subject ? patchRecord(decoded.record, patch) : null));
@@ -192,10 +200,12 @@ export class SessionRepository implements SessionDirectory {
   }
 }
 
-/** A subject's live session as the repository found it: where it is, and what it says. */
-export interface ListedSession {
+/** A live session of a subject as the repository holds it: its key, id (the index member), layout and record. */
+export interface ListedSession extends Decoded {
   readonly key: string;
   readonly sid: string;
+  readonly layout: RecordLayout;
+  /** As the sessions API shows it. */
   readonly info: SessionInfo;
 }
 

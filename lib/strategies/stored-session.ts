@@ -8,6 +8,7 @@ import type { ResolvedTimeouts } from '../state/session-record';
 import type { RecordLayout } from '../state/record-layout';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { SessionRecords } from '../state/session-records';
+import { sessionHandle } from '../state/session-repository';
 import type { DeviceFacts } from '../state/device';
 
 /** Where the credential travels (lib/carriers): read once per request, written after a login, cleared at logout. */
@@ -75,7 +76,7 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     if (previous !== null && previous.strategy === parts.name && previous.sessionId !== null) await replace(previous, sid);
     const value = envelope.seal(sid, record.id, timeouts.absoluteMs);
     carrier.write(req, res, value, timeouts.absoluteMs);
-    return { token: carrier.kinds.includes('header') ? value : null, expiresAt: new Date(record.absExp), sessionId: sid };
+    return { token: carrier.kinds.includes('header') ? value : null, expiresAt: new Date(record.absExp), sessionId: sid, handle: sessionHandle(parts.layout.prefix + sid) };
   }
 
   /** If the replaced session cannot be ended, the new one is withdrawn and the login fails. */
@@ -120,6 +121,7 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity, current.loadedAt.getTime()),
     update: (subject, patch) => records.repository.update(subject, patch),
     sessionState: records.repository,
+    sessions: records.repository.directory,
     close: () => records.close(),
   };
 }
