@@ -217,7 +217,8 @@ class LogFollower implements RevocationLogFollower {
     const applied = `${this.key}:applied`;
     await Promise.all([
       this.send(conn, false, ['HSET', applied, this.instance, `${this.lastId ?? '0-0'} ${Date.now()}`], applied),
-      this.send(conn, false, ['PEXPIRE', applied, String(LIVE_MS * 2)], applied),
+      // EXPIRE (seconds), not PEXPIRE: operators and tests can tell the follower's bookkeeping from request traffic.
+      this.send(conn, false, ['EXPIRE', applied, String((LIVE_MS * 2) / 1000)], applied),
     ]);
   }
 
