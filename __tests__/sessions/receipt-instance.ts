@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   app.post('/login', handle(async (req, res) => { res.json(await req.auth.login({ id: String((req.body as { id: unknown }).id) })); }));
   app.get('/me', requireAuth(), (req, res) => { res.json({ id: req.principal?.id }); });
   app.post('/revoke-all', handle(async (req, res) => {
-    res.json(await auth.revokeAll(String((req.body as { id: unknown }).id), { receipt: true, wait: '1500ms' }));
+    res.json(await auth.revokeAll(String((req.body as { id: unknown }).id), { receipt: true, wait: '6s' }));
   }));
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
