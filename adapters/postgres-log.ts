@@ -177,7 +177,7 @@ class PostgresLogFollower implements RevocationLogFollower {
   private async round(conn: LogConnection): Promise<boolean> {
     this.notified = false;
     const sentAt = performance.now();
-    const { rows } = await conn.query(this.sql, [this.name, String(this.lastSeq)]) as { rows: Row[] };
+    const { rows } = await conn.query(this.sql, [this.name, String(this.lastSeq)]) as unknown as { rows: Row[] };
     if (this.closed) return false;
     const head = rows[0] as Row;
     if (head.generation === null || (this.generation !== null && head.generation !== this.generation) || Number(head.head_seq) < this.lastSeq) {

@@ -114,6 +114,23 @@ describe('postgresStore specifics', () => {
     }
   }, 30_000);
 
+  it('a database slower than the deadline: the call rejects with ERR_STORE_UNAVAILABLE at the deadline, not when it answers', async () => {
+    const store = db.store({ prefix: uniquePrefix('slow'), timeout: '300ms' });
+    const blocker = await db.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`LOCK TABLE "${db.name}".ep_records IN ACCESS EXCLUSIVE MODE`);
+      const t0 = Date.now();
+      await expect(store.get('k')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+      await expect(store.swap('k', 'a', 'b', 60_000)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+      await store.close();
+    }
+  }, 30_000);
+
   it('a NOTIFY that never comes (an entry written without one) is still delivered, within a polling round', async () => {
     const prefix = uniquePrefix('lost-notify');
     const store = db.store({ prefix });
