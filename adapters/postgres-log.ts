@@ -32,7 +32,7 @@ export const LOG_CHANNEL = 'ep_log';
 type Run = <T>(work: () => Promise<T>) => Promise<T>;
 
 export interface LogQueryable {
-  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 /** A connection of the follower's own (a pg `Client`). */
@@ -163,6 +163,8 @@ class PostgresLogFollower implements RevocationLogFollower {
     });
     this.conn = conn;
     await conn.connect();
+    // Never keeps the process alive (pg has no unref of its own; its socket is `connection.stream`).
+    (conn as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
     await conn.query(`LISTEN ${LOG_CHANNEL}`);
     return conn;
   }

@@ -74,20 +74,22 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const sweep = sweepSql([table('ep_records'), table('ep_subject_index'), tables.log, tables.heads], SWEEP_BATCH);
   const timer = startSweeper(pool, sweep, options.sweepInterval ?? '1m', run);
 
-  const store = recordMethods(pool, sql, prefix, run) as SessionBackedStore & PostgresStore;
+  const records = recordMethods(pool, sql, prefix, run);
   const sessions = new CallbackSessionStore({
-    get: async (sid) => { const raw = await store.get(`sess:${sid}`); return raw === null ? null : (JSON.parse(raw) as SessionData); },
-    set: (sid, sess) => store.set(`sess:${sid}`, JSON.stringify(sess), sessionTtlSeconds(sess) * 1000),
-    destroy: (sid) => store.delete(`sess:${sid}`),
+    get: async (sid) => { const raw = await records.get(`sess:${sid}`); return raw === null ? null : (JSON.parse(raw) as SessionData); },
+    set: (sid, sess) => records.set(`sess:${sid}`, JSON.stringify(sess), sessionTtlSeconds(sess) * 1000),
+    destroy: (sid) => records.delete(`sess:${sid}`),
   });
-  return Object.assign(store, {
+  const store: SessionBackedStore & PostgresStore = {
+    ...records,
     sessionStore: (): Store => sessions,
-    revocationLog: postgresLog(pool as never, tables, `${prefix}rv:log`, run, connect),
+    revocationLog: postgresLog(pool, tables, `${prefix}rv:log`, run, connect),
     // Record-cache invalidations: a sibling log, trimmed on its own (the same name as redisStore's stream).
-    invalidationLog: postgresLog(pool as never, tables, `${prefix}rc:rv:log`, run, connect),
+    invalidationLog: postgresLog(pool, tables, `${prefix}rc:rv:log`, run, connect),
     migrate: () => migrate(pool, schema, table),
     async close() { if (timer !== null) clearInterval(timer); },
-  });
+  };
+  return store;
 }
 
 type Run = <T>(work: () => Promise<T>) => Promise<T>;
