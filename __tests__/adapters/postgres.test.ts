@@ -9,6 +9,7 @@ import { postgresStore, type RevocationLogListener } from '../../lib';
 import type { RevocationLog } from '../../lib/types';
 import { testStateStore } from '../../lib/testing';
 import { schemaFile } from '../../adapters/postgres-schema';
+import { logTag } from '../../adapters/postgres-log';
 import { uniquePrefix } from '../helpers/redis';
 import { createTestSchema, testPool, type TestSchema } from '../helpers/postgres';
 import { freePort } from '../helpers/redis-server';
@@ -35,6 +36,16 @@ testStateStore('postgresStore', make, {
   unreachable: async () => postgresStore({ pool: testPool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test` }), prefix: uniquePrefix('unreachable') }),
 });
 testStrategiesOnStore('postgresStore', make, { inspect: () => db.inspector(), cleanup });
+
+/** An append as postgresStore makes it, minus its pg_notify. */
+async function silentAppend(log: string, fields: string[]): Promise<void> {
+  const t = (name: string) => `"${db.name}".${name}`;
+  await db.pool.query(`WITH head AS (
+    INSERT INTO ${t('ep_log_heads')} AS h (log, seq, appended_at, expires_at) VALUES ($1, 1, now(), now() + interval '1 hour')
+    ON CONFLICT (log) DO UPDATE SET seq = h.seq + 1, appended_at = now() RETURNING seq, appended_at, expires_at)
+    INSERT INTO ${t('ep_log')} (log, seq, fields, appended_at, expires_at) SELECT $1, seq, $2, appended_at, expires_at FROM head`,
+  [log, fields]);
+}
 
 function recorder() {
   const entries: string[][] = [];
@@ -131,6 +142,38 @@ describe('postgresStore specifics', () => {
     }
   }, 30_000);
 
+  it('entries trimmed before a follower read them are reported as a gap, at start and while following', async () => {
+    const prefix = uniquePrefix('trimmed');
+    const store = db.store({ prefix });
+    const log = store.revocationLog as RevocationLog;
+    const name = `${prefix}rv:log`;
+    const trim = (seqs: number[]) => db.pool.query(`DELETE FROM "${db.name}".ep_log WHERE log = $1 AND seq = ANY($2::bigint[])`, [name, seqs]);
+    const gaps: number[] = [];
+    const rec = recorder();
+    rec.listener.gap = (until) => { gaps.push(until); };
+    await log.append(['n', '1'], 60_000);
+    await log.append(['n', '2'], 60_000);
+    await trim([1]);
+    const follower = log.follow(rec.listener, 60_000);
+    try {
+      await eventually(() => rec.entries.length === 1, 'the retained entry is delivered');
+      expect(rec.entries).toEqual([['n', '2']]);
+      expect(gaps.length).toBe(1); // from the start, entry 1 was gone
+      // Following: entries 3 and 4 arrive while the follower waits, 3 is trimmed before it reads.
+      const before = Date.now();
+      await silentAppend(name, ['n', '3']);
+      await silentAppend(name, ['n', '4']);
+      await trim([3]);
+      await db.pool.query("SELECT pg_notify('ep_log', $1)", [logTag(db.name, name)]);
+      await eventually(() => rec.entries.length >= 2 && gaps.length === 2, 'entry 4 and a gap for entry 3');
+      expect(rec.entries.slice(1).filter(([, n]) => n === '4')).toEqual([['n', '4']]);
+      expect(gaps[1]).toBeGreaterThanOrEqual(before - 1_000);
+    } finally {
+      await follower.close();
+      await store.close();
+    }
+  }, 30_000);
+
   it('a NOTIFY that never comes (an entry written without one) is still delivered, within a polling round', async () => {
     const prefix = uniquePrefix('lost-notify');
     const store = db.store({ prefix });
@@ -139,12 +182,7 @@ describe('postgresStore specifics', () => {
     try {
       await eventually(() => rec.lastSync() > -Infinity, 'the follower is in sync');
       // The same append, minus pg_notify: as if the notification had been lost.
-      const t = (name: string) => `"${db.name}".${name}`;
-      await db.pool.query(`WITH head AS (
-        INSERT INTO ${t('ep_log_heads')} AS h (log, seq, appended_at, expires_at) VALUES ($1, 1, now(), now() + interval '1 hour')
-        ON CONFLICT (log) DO UPDATE SET seq = h.seq + 1, appended_at = now() RETURNING seq, appended_at, expires_at)
-        INSERT INTO ${t('ep_log')} (log, seq, fields, appended_at, expires_at) SELECT $1, seq, $2, appended_at, expires_at FROM head`,
-      [`${prefix}rv:log`, ['j', 'silent-jti', 'e', String(Date.now() + 60_000)]]);
+      await silentAppend(`${prefix}rv:log`, ['j', 'silent-jti', 'e', String(Date.now() + 60_000)]);
       const since = performance.now();
       await eventually(() => rec.entries.length === 1, 'the silent entry is delivered');
       expect(rec.entries).toEqual([['j', 'silent-jti', 'e', expect.any(String)]]);
