@@ -8,6 +8,8 @@ export { sessionCookie } from './strategies/session-cookie';
 export type { SessionCookieOptions } from './strategies/session-cookie';
 export { redisStore } from '../adapters/redis';
 export type { RedisStoreOptions, RedisClientLike } from '../adapters/redis';
+export { postgresStore } from '../adapters/postgres';
+export type { PostgresStoreOptions, PostgresStore, PgPoolLike } from '../adapters/postgres';
 export { memoryStore } from '../adapters/memory';
 export type { MemoryStoreOptions } from '../adapters/memory';
 export { cookieStore } from '../adapters/cookie';

@@ -15,6 +15,7 @@ import type { AuthConfig, AuthConfigDeps } from './config';
 import type { CookieOptions } from './types';
 import type { RedisStoreOptions } from '../adapters/redis';
 import type { MemoryStoreOptions } from '../adapters/memory';
+import type { PostgresStoreOptions } from '../adapters/postgres';
 import type { CookieStoreOptions } from '../adapters/cookie';
 import { checkKeys, type OptionShape } from './options';
 
@@ -67,6 +68,9 @@ const SHAPES = {
     nested: { cookie: COOKIE, recordCache: RECORD_CACHE },
   },
   redisStore: { keys: { client: true, prefix: true, timeout: true, retryAfter: true } satisfies Record<keyof RedisStoreOptions, true> },
+  postgresStore: {
+    keys: { pool: true, schema: true, prefix: true, timeout: true, retryAfter: true, sweepInterval: true } satisfies Record<keyof PostgresStoreOptions, true>,
+  },
   memoryStore: { keys: { prefix: true, maxEntries: true } satisfies Record<keyof MemoryStoreOptions, true> },
   cookieStore: { keys: { secret: true } satisfies Record<keyof CookieStoreOptions, true> },
   fromConfig: {
