@@ -27,6 +27,11 @@ export interface StrategyImpl {
    * with the same one share every session of a subject, so `principal()` asks one of them, not each.
    */
   readonly sessionState?: object;
+  /**
+   * Internal: credentials this strategy takes over (sessionCookie's `legacy`), as if listed in `migrateFrom`.
+   * Only the first strategy of `principal()` may bring them: users move to the strategy that issues.
+   */
+  readonly migratesFrom?: readonly StrategyImpl[];
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
   /**
