@@ -39,16 +39,30 @@ export function refuseExpressSessionClash(req: Request, namespace: SessionNamesp
   if (req.res !== undefined && !watched.has(req.res)) watchSetCookie(req.res, session, namespace);
 }
 
-/** express-session sets its cookie when the response starts, after every route: catch it there. */
+/** Stable `code` of the warning emitted when express-session sets its cookie under a name sessionCookie uses. */
+export const EXPRESS_SESSION_CLASH_WARNING = 'EXPRESS_PRINCIPAL_EXPRESS_SESSION_CLASH';
+
+const warned = new WeakSet<SessionNamespace>();
+
+/**
+ * express-session sets its cookie as the response starts, after the route has written its body: too late to
+ * answer the error itself, so the response becomes a 500 (never a 200 whose cookie is overwritten) and the
+ * configuration error goes to the log as a warning, once.
+ */
 function watchSetCookie(res: Response, session: ExpressSessionRequest, namespace: SessionNamespace): void {
   watched.add(res);
   const setHeader = res.setHeader;
   res.setHeader = function watchedSetHeader(this: Response, field: string, value: number | string | readonly string[]) {
     if (field.toLowerCase() === 'set-cookie' && typeof session.sessionID === 'string') {
       const sid = session.sessionID;
-      for (const line of Array.isArray(value) ? value as readonly string[] : [String(value)]) {
-        const name = namespace.cookies.find((n) => line.startsWith(`${n}=`) && isExpressSessionValue(line.slice(n.length + 1).split(';')[0] ?? null, sid));
-        if (name !== undefined) throw cookieClash(name);
+      const lines = Array.isArray(value) ? value as readonly string[] : [String(value)];
+      const name = namespace.cookies.find((n) => lines.some((line) => line.startsWith(`${n}=`) && isExpressSessionValue(line.slice(n.length + 1).split(';')[0] ?? null, sid)));
+      if (name !== undefined) {
+        this.statusCode = 500;
+        if (!warned.has(namespace)) {
+          warned.add(namespace);
+          process.emitWarning(cookieClash(name).message, { type: 'ExpressPrincipalWarning', code: EXPRESS_SESSION_CLASH_WARNING });
+        }
       }
     }
     return setHeader.call(this, field, value);
