@@ -116,4 +116,21 @@ describe('sessionCookie beside an app\'s own express-session', () => {
     expect(login.status).toBe(500);
     expect(await keysWithPrefix(redis, `${prefix}same:`)).toEqual([]);
   });
+
+  it('refuses `legacy` on the keys express-session still serves on this app: 500 with the configuration error', async () => {
+    const auth = principal({
+      strategy: sessionCookie({
+        secret: SECRET, secure: false, store: redisStore({ client: redis as never, prefix: `${prefix}still:ep:` }),
+        legacy: { prefix: `${prefix}still:sess:`, secret: APP_SECRET, identify: () => ({ id: 'alice' }) },
+      }),
+    });
+    middlewares.push(auth);
+    const app = express();
+    app.use(session({ secret: APP_SECRET, resave: false, saveUninitialized: false, store: new RedisStore({ client: redis, prefix: `${prefix}still:sess:` }) }));
+    app.use(auth);
+    app.get('/', (_req, res) => res.json({ ok: true }));
+    app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => res.status(500).json({ error: err.message }));
+    const res = await request(app).get('/').expect(500);
+    expect(res.body.error).toContain(`keeps its sessions under '${prefix}still:sess:', which overlaps sessionCookie's '${prefix}still:sess:'`);
+  });
 });
