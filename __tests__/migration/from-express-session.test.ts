@@ -125,6 +125,50 @@ describe('sessionCookie legacy (express-session + connect-redis)', () => {
   });
 });
 
+describe('sessionCookie legacy: identify and outages', () => {
+  /** An app over `client` whose identify() loads the roles (a promise) and counts its calls. */
+  async function startLoading(name: string, client: TestRedisClient) {
+    const calls: unknown[] = [];
+    const auth = principal({
+      strategy: sessionCookie({
+        secret: SECRET, secure: false, store: redisStore({ client: client as never, prefix: `${prefix}${name}:ep:` }),
+        legacy: {
+          prefix: `${prefix}${name}:sess:`, secret: OLD_SECRET,
+          identify: async (sess) => { calls.push(sess.userId); await new Promise((r) => setImmediate(r)); return { id: String(sess.userId), roles: ['loaded'] }; },
+        },
+      }),
+    });
+    closers.push(() => auth.close());
+    const app = express();
+    app.use(auth);
+    app.get('/me', requireAuth(), (req, res) => res.json({ id: req.principal?.id, roles: req.principal?.roles }));
+    const server = await listen(app);
+    servers.push(server);
+    return { url: server.url, calls };
+  }
+
+  it('takes what an async identify() loads', async () => {
+    const { url, calls } = await startLoading('async', redis);
+    const old = await loggedInBefore(`${prefix}async:sess:`);
+    const first = await request(url).get('/me').set('Cookie', old.cookie).expect(200, { id: 'alice', roles: ['loaded'] });
+    await request(url).get('/me').set('Cookie', pair(named(first, 'sid') as string)).expect(200, { id: 'alice', roles: ['loaded'] });
+    expect(calls).toEqual(['alice']);
+  });
+
+  it('answers 503 when Redis cannot be reached, and the old session still moves once it can', async () => {
+    const old = await loggedInBefore(`${prefix}down:sess:`);
+    const closed = await connectRedis();
+    await closed.close();
+    const down = await startLoading('down', closed);
+    const res = await request(down.url).get('/me').set('Cookie', old.cookie).expect(503);
+    expect(res.body.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(cookiesOf(res)).toEqual([]);
+    expect(down.calls).toEqual([]);
+    const up = await startLoading('down', redis);
+    await request(up.url).get('/me').set('Cookie', old.cookie).expect(200, { id: 'alice', roles: ['loaded'] });
+  });
+});
+
 describe('sessionCookie legacy options', () => {
   // Nothing is written under it: these strategies are built, never used.
   const OPTS = 'ept:legacy-options:';
