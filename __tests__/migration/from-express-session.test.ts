@@ -53,7 +53,7 @@ async function startAfter(name: string) {
   closers.push(() => auth.close());
   const server = await listen(app);
   servers.push(server);
-  return { url: server.url, legacyPrefix, storePrefix };
+  return { url: server.url, legacyPrefix, storePrefix, auth };
 }
 
 /** An app whose identify() knows only bob. */
@@ -112,6 +112,17 @@ describe('sessionCookie legacy (express-session + connect-redis)', () => {
     expect(cookiesOf(res)).toEqual([]);
     expect(await redis.exists(`${legacyPrefix}${old.sid}`)).toBe(1);
     expect(await keysWithPrefix(redis, storePrefix)).toEqual([]);
+  });
+
+  it('revokeAll and update reach moved sessions (old ones are not indexed by user, and are skipped, not an error)', async () => {
+    const { url, legacyPrefix, auth } = await startAfter('admin');
+    const old = await loggedInBefore(legacyPrefix);
+    const first = await request(url).get('/me').set('Cookie', old.cookie).expect(200);
+    const fresh = pair(named(first, 'sid') as string);
+    await expect(auth.update('alice', { roles: ['viewer'] })).resolves.toBe(1);
+    await request(url).get('/me').set('Cookie', fresh).expect(200, { id: 'alice', roles: ['viewer'] });
+    await expect(auth.revokeAll('alice')).resolves.toBeUndefined();
+    await request(url).get('/me').set('Cookie', fresh).expect(401);
   });
 
   it('a logout after the move ends the new session; neither cookie logs in again', async () => {
