@@ -129,6 +129,10 @@ const SAMPLES: Record<Factory, Record<string, () => Record<string, unknown>>> = 
     secure: () => ({ secret, store: memory(), secure: false }),
     revocation: () => ({ store: cookieStore({ secret }), revocation: memory() }),
     recordCache: () => ({ secret, store: memory(), recordCache: { max: 100, maxStaleness: '1s' } }),
+    legacy: () => ({
+      secret, store: redisStore({ client, prefix }),
+      legacy: { cookie: 'connect.sid', prefix: `${prefix}old:sess:`, secret: 'keyboard cat', identify: () => null },
+    }),
   },
   redisStore: {
     client: () => ({ client }),

@@ -6,6 +6,7 @@ export { statefulJwt } from './strategies/stateful-jwt';
 export type { StatefulJwtOptions } from './strategies/stateful-jwt';
 export { sessionCookie } from './strategies/session-cookie';
 export type { SessionCookieOptions } from './strategies/session-cookie';
+export type { LegacySessionOptions } from './strategies/express-session-legacy';
 export { redisStore } from '../adapters/redis';
 export type { RedisStoreOptions, RedisClientLike } from '../adapters/redis';
 export { postgresStore } from '../adapters/postgres';

@@ -2,6 +2,7 @@ import type { PrincipalOptions } from './principal';
 import type { StatelessJwtOptions } from './strategies/stateless-jwt';
 import type { StatefulJwtOptions } from './strategies/stateful-jwt';
 import type { SessionCookieOptions } from './strategies/session-cookie';
+import type { LegacySessionOptions } from './strategies/express-session-legacy';
 import type { JwtCommonOptions } from './strategies/jwt-common';
 import type { JwtKey } from './envelopes/jwt-keys';
 import type { JwksOptions } from './envelopes/jwks-source';
@@ -32,6 +33,7 @@ const JWKS = {
 const REFRESH = {
   keys: { store: true, ttl: true, graceWindow: true, cookiePath: true, cookieName: true, secure: true, deliver: true } satisfies Record<keyof RefreshOptions, true>,
 };
+const LEGACY = { keys: { cookie: true, prefix: true, secret: true, identify: true } satisfies Record<keyof LegacySessionOptions, true> };
 const REFRESH_PRINCIPAL = { keys: { maxAge: true, load: true } satisfies Record<keyof RefreshPrincipalOptions, true> };
 
 const JWT_COMMON_KEYS = {
@@ -63,9 +65,9 @@ const SHAPES = {
   },
   sessionCookie: {
     keys: {
-      ...TIMEOUT_KEYS, ...REVOCATION_TUNING_KEYS, store: true, secret: true, cookie: true, secure: true, revocation: true, recordCache: true,
+      ...TIMEOUT_KEYS, ...REVOCATION_TUNING_KEYS, store: true, secret: true, cookie: true, secure: true, revocation: true, recordCache: true, legacy: true,
     } satisfies Record<keyof SessionCookieOptions, true>,
-    nested: { cookie: COOKIE, recordCache: RECORD_CACHE },
+    nested: { cookie: COOKIE, recordCache: RECORD_CACHE, legacy: LEGACY },
   },
   redisStore: { keys: { client: true, prefix: true, timeout: true, retryAfter: true } satisfies Record<keyof RedisStoreOptions, true> },
   postgresStore: {

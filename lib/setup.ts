@@ -46,7 +46,7 @@ export function resolveSetup(options: PrincipalOptions): Setup {
   }
   const onError = options.onError ?? 'respond';
   if (onError !== 'respond' && onError !== 'next') throw configError("onError must be 'respond' or 'next'");
-  const legacy = checkMigrateFrom(options.migrateFrom, strategies);
+  const legacy = [...checkMigrateFrom(options.migrateFrom, strategies), ...ownMigrations(strategies)];
   const events = new Listeners<PrincipalEvents>();
   const fresh = options.refreshPrincipal === undefined ? null : freshness(options.refreshPrincipal, {
     rehydrated: (e) => events.emit('rehydrated', e),
@@ -65,6 +65,14 @@ export function resolveSetup(options: PrincipalOptions): Setup {
     devices: devicePolicy(options.devices),
     sessionLimit: resolveSessionLimit(options.maxSessionsPerSubject, options.onSessionLimit),
   };
+}
+
+/** Sources a strategy brings itself (sessionCookie's `legacy`): only the first strategy issues, so only it may. */
+function ownMigrations(strategies: readonly StrategyImpl[]): StrategyImpl[] {
+  if (strategies.slice(1).some((s) => (s.migratesFrom?.length ?? 0) > 0)) {
+    throw configError('a sessionCookie with `legacy` must be the first strategy: old sessions move to the strategy that issues credentials');
+  }
+  return [...(strategies[0]?.migratesFrom ?? [])];
 }
 
 /** A cookie sent by another site's form is ambient authority, not intent. */

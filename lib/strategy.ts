@@ -14,8 +14,10 @@ export interface StrategyImpl {
   readonly name: StrategyName;
   readonly carriers: readonly CarrierKind[];
   /**
-   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, never
-   * throws; an oversized or malformed value is refused by `authenticate`). `null`: none present.
+   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, no
+   * AuthError; an oversized or malformed value is refused by `authenticate`). `null`: none present. Only a
+   * configuration error the request reveals (sessionCookie beside an express-session that shares its cookie or
+   * keys) is thrown: it reaches Express (500), like a bug.
    */
   find(req: Request): Presented | null;
   /** May answer synchronously (e.g. a cached token checked against local revocation state). */
@@ -34,6 +36,11 @@ export interface StrategyImpl {
   readonly sessionState?: object;
   /** Internal (sessions API): the sessions this strategy can list and end; strategies sharing one list it once. */
   readonly sessions?: SessionDirectory;
+  /**
+   * Internal: credentials this strategy takes over (sessionCookie's `legacy`), as if listed in `migrateFrom`.
+   * Only the first strategy of `principal()` may bring them: users move to the strategy that issues.
+   */
+  readonly migratesFrom?: readonly StrategyImpl[];
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
   /**

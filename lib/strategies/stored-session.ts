@@ -14,7 +14,7 @@ import type { DeviceFacts } from '../state/device';
 /** Where the credential travels (lib/carriers): read once per request, written after a login, cleared at logout. */
 export interface SessionCarrier {
   readonly kinds: readonly CarrierKind[];
-  /** The credential as presented; never throws (see Strategy.find). */
+  /** The credential as presented; throws only a configuration error (see StrategyImpl.find). */
   find(req: Request): Presented | null;
   write(req: Request, res: Response, value: string, ttlMs: number): void;
   clear(res: Response): void;
