@@ -14,6 +14,7 @@ import { storedSession, type SessionCarrier } from './stored-session';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { checkOptions } from '../option-keys';
 
+/** Options of `sessionCookie()`: the store, the cookie, its signing secrets and the session timeouts. */
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
   store: AnyStore;
