@@ -44,9 +44,13 @@ const STATUS: Record<AuthErrorCode, number> = {
  * `err instanceof AuthError` narrows to `AnyAuthError`, so `switch (err.code)` narrows to the subclass.
  */
 export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
+  /** The stable code (`ERR_...`) clients and logs can match on; the message may change, the code does not. */
   readonly code: C;
+  /** The HTTP status the error answers with (401, 403, 503, ...), fixed by `code`. */
   readonly status: number;
+  /** Headers the answer carries (for instance `WWW-Authenticate` or `Retry-After`). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Used by the subclasses; an app throws one of them rather than a bare AuthError. */
   constructor(code: C, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -54,6 +58,7 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
     this.status = STATUS[code];
     this.headers = options?.headers ?? {};
   }
+  /** The same as `status`, under the name some error handlers read. */
   get statusCode(): number {
     return this.status;
   }
@@ -129,6 +134,7 @@ export class ForbiddenError extends AuthError<'ERR_FORBIDDEN'> {
 }
 /** 403: authenticated, but lacking a scope (`WWW-Authenticate: Bearer error="insufficient_scope"`). */
 export class InsufficientScopeError extends AuthError<'ERR_INSUFFICIENT_SCOPE'> {
+  /** The scopes the route requires (also named in the `WWW-Authenticate` header). */
   readonly scopes: readonly string[];
   constructor(scopes: readonly string[]) {
     super('ERR_INSUFFICIENT_SCOPE', 'Insufficient scope');
@@ -211,6 +217,7 @@ export function configError(message: string): TypeError {
  * listeners (or `process.emitWarning` when there are none), and the request is answered as if it had not happened.
  */
 export class ListenerError extends Error {
+  /** Stable code for logs: a listener of `auth.on(...)` threw or rejected. */
   readonly code = 'ERR_LISTENER_FAILED';
   /** The event whose listener failed. */
   readonly event: string;

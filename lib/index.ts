@@ -31,9 +31,11 @@ export type { LoginOptions } from './context';
 export type { AuthErrorCode, AnyAuthError } from './errors';
 export type { AuthContext } from './context';
 export type {
-  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore, SessionInfo,
+  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore, SessionInfo, AnyStore,
 } from './types';
-export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
+export type { JwtAlgorithm, JwtKey, KeyInput } from './envelopes/jwt-keys';
+export type { TypSetting } from './strategies/jwt-common';
+export type { RecordCacheSetting, RecordCacheOptions } from './state/record-cache';
 export type { ClaimMapping } from './claims';
 export type { RoleHierarchy } from './roles';
 export type { Precedence } from './multi';

@@ -14,6 +14,7 @@ import { close, jwksHandler, revokeAll, update } from './admin';
 import { receiptFor, sessionsAdmin, type ReceiptOptions, type SessionEvent, type SessionRevokedEvent, type SessionsAdmin } from './sessions';
 import type { DeviceOptions } from './state/device';
 
+/** Options of `principal()`: the strategies, and how guards answer. Unknown keys are refused at start-up. */
 export interface PrincipalOptions {
   /**
    * The strategy (or several: the first whose credential is present wins, bearer headers before cookies
@@ -53,14 +54,29 @@ export interface PrincipalOptions {
  * rejected promise changes no answer and crashes nothing: it is reported as an `error` event.
  */
 export interface PrincipalEvents {
+  /** A request carried a valid credential. */
   authenticated: [principal: Principal];
   /** `strategy`: the one whose credential was refused; `null` when refused before any strategy read it (ERR_CREDENTIAL_TOO_LARGE). */
   rejected: [code: AuthError['code'], strategy: Strategy['name'] | null];
-  login: [principal: { id: string; sessionId: string | null }];
-  logout: [principal: { id: string; sessionId: string | null }];
+  /** `req.auth.login()` issued a credential. */
+  login: [principal: {
+    /** The subject. */
+    id: string;
+    /** The new session id or `jti`. */
+    sessionId: string | null;
+  }];
+  /** `req.auth.logout()` (or `logoutHandler()`) ended a credential. */
+  logout: [principal: {
+    /** The subject. */
+    id: string;
+    /** The ended session id or `jti`. */
+    sessionId: string | null;
+  }];
   /** `reason`: 'revokeAll', 'gone' (refreshPrincipal.load returned null), 'refresh-reused' (theft detected). */
   revoked: [subject: string, reason: RevokedReason];
+  /** A refresh token was rotated for a new access credential. */
   refreshed: [event: RefreshedEvent];
+  /** `refreshPrincipal` reloaded a principal's roles/scopes/claims. */
   rehydrated: [event: RehydratedEvent];
   /** A user moved from a `migrateFrom` strategy to the primary one (or failed to: `error` set, old credential kept). */
   migrated: [outcome: MigrationOutcome];
@@ -72,6 +88,10 @@ export interface PrincipalEvents {
   error: [error: ListenerError];
 }
 
+/**
+ * What `principal()` returns: the Express middleware (mount it with `app.use()`) plus the admin API of the
+ * strategies it was given.
+ */
 export interface PrincipalMiddleware extends RequestHandler {
   /** Ends every session of a subject ("log out everywhere"). */
   revokeAll(subject: string): Promise<void>;
@@ -92,6 +112,7 @@ export interface PrincipalMiddleware extends RequestHandler {
   logoutHandler(): RequestHandler;
   /** A listener that throws or returns a rejected promise is reported as `error`; it never changes the answer. */
   on<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => unknown): PrincipalMiddleware;
+  /** Removes a listener added with `on()`. */
   off<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => unknown): PrincipalMiddleware;
   /** Releases timers and subscriptions the middleware owns (never your Redis client). */
   close(): Promise<void>;

@@ -17,6 +17,7 @@ import { legacySessions, resolveLegacy, type LegacySessionOptions } from './expr
 import { ownSessionPrefix } from '../state/foreign-sessions';
 import { refuseExpressSessionClash, type SessionNamespace } from '../carriers/express-session-clash';
 
+/** Options of `sessionCookie()`: the store, the cookie, its signing secrets and the session timeouts. */
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
   store: AnyStore;
