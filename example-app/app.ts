@@ -231,14 +231,20 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     }
   });
 
-  app.get('/api/me', authed((req, res) => {
-    const p = req.principal;
+  /** `req.principal` as the page shows it, and the cookie flags the server set for it. */
+  const sessionView = (p: Principal | null, req: Request) => ({
+    principal: p === null ? null : principalView(p, req),
+    cookie: p?.sessionId ? (cookieEcho.get(p.sessionId) ?? null) : null,
+    settings,
+  });
+  // Unguarded: the page asks who is logged in without an error status for a visitor (req.principal may be null).
+  app.get('/api/session', (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json({
-      principal: principalView(p, req),
-      cookie: p.sessionId ? (cookieEcho.get(p.sessionId) ?? null) : null,
-      settings,
-    });
+    res.json(sessionView(req.principal, req));
+  });
+  app.get('/api/me', authed((req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(sessionView(req.principal, req));
   }));
 
   app.post('/api/logout-everywhere', authed(async (req, res) => {
