@@ -38,28 +38,33 @@ function watch(page: Page): string[] {
 
 interface Layout { scrollWidth: number; labels: { text: string; ratio: number }[]; stacked: boolean }
 
-/** Widths of what labels a value (visible `dt`s of each list, the login form's captions) against their container. */
+/**
+ * Widths of what labels a value (visible `dt`s of each list, the login form's captions) against their container.
+ * Runs in the page; kept as source text because the tests compile without the DOM's types.
+ */
+const LAYOUT = `(() => {
+  const visible = (el) => el.getBoundingClientRect().width > 0;
+  const labels = [];
+  for (const dl of document.querySelectorAll('dl.grid')) {
+    if (!visible(dl)) continue;
+    const width = dl.getBoundingClientRect().width;
+    for (const dt of dl.querySelectorAll('dt')) labels.push({ text: dt.textContent, ratio: dt.getBoundingClientRect().width / width });
+  }
+  const form = document.getElementById('login-form');
+  let stacked = false;
+  if (form !== null && visible(form)) {
+    const width = form.getBoundingClientRect().width;
+    for (const caption of form.querySelectorAll('label > span')) {
+      labels.push({ text: caption.textContent, ratio: caption.getBoundingClientRect().width / width });
+    }
+    const [user, pass] = [...form.querySelectorAll('input')].map((i) => i.getBoundingClientRect());
+    stacked = user !== undefined && pass !== undefined && pass.top >= user.bottom && user.width >= 0.8 * width;
+  }
+  return { scrollWidth: document.documentElement.scrollWidth, labels, stacked };
+})()`;
+
 function layout(page: Page): Promise<Layout> {
-  return page.evaluate(() => {
-    const visible = (el: Element) => el.getBoundingClientRect().width > 0;
-    const labels: { text: string; ratio: number }[] = [];
-    for (const dl of document.querySelectorAll('dl.grid')) {
-      if (!visible(dl)) continue;
-      const width = dl.getBoundingClientRect().width;
-      for (const dt of dl.querySelectorAll('dt')) labels.push({ text: dt.textContent ?? '', ratio: dt.getBoundingClientRect().width / width });
-    }
-    const form = document.getElementById('login-form');
-    let stacked = false;
-    if (form !== null && visible(form)) {
-      const width = form.getBoundingClientRect().width;
-      for (const caption of form.querySelectorAll('label > span')) {
-        labels.push({ text: caption.textContent ?? '', ratio: caption.getBoundingClientRect().width / width });
-      }
-      const [user, pass] = [...form.querySelectorAll('input')].map((i) => i.getBoundingClientRect());
-      stacked = user !== undefined && pass !== undefined && pass.top >= user.bottom && user.width >= 0.8 * width;
-    }
-    return { scrollWidth: document.documentElement.scrollWidth, labels, stacked };
-  });
+  return page.evaluate<Layout>(LAYOUT);
 }
 
 function expectFits(found: Layout): void {
@@ -70,10 +75,11 @@ function expectFits(found: Layout): void {
 
 /** How a message element looks: its class and computed colours. */
 function look(page: Page, id: string): Promise<{ className: string; color: string; background: string; shown: boolean }> {
-  return page.$eval(`#${id}`, (el) => {
+  return page.evaluate(`(() => {
+    const el = document.getElementById(${JSON.stringify(id)});
     const style = getComputedStyle(el);
     return { className: el.className, color: style.color, background: style.backgroundColor, shown: el.getBoundingClientRect().height > 0 };
-  });
+  })()`);
 }
 
 describe.each(CASES)('the example page at 390 px: $label', ({ label, env }) => {
@@ -145,7 +151,7 @@ describe.each(CASES)('the example page at 390 px: $label', ({ label, env }) => {
       const answered = running.seen.slice(before).map((s) => `${s.status ?? 'none'} ${s.path}`);
       expect(answered).toEqual(expect.arrayContaining(['401 /admin', '200 /style.css', '200 /favicon.svg']));
       expect(answered.filter((a) => !a.startsWith('2') && a !== '401 /admin')).toEqual([]);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(WIDTH);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(WIDTH);
     } finally {
       await context.close();
     }
