@@ -20,6 +20,8 @@ export type { AuthConfig, AuthConfigDeps } from './config';
 export { requireAuth, requireRole, requireAnyRole, requireScope, allow, requireFreshLogin } from './guards';
 export { handle } from './handle';
 export type { RouteHandler } from './handle';
+export { authed } from './authed';
+export type { AuthedRequest, AuthedHandler } from './authed';
 export {
   AuthError, AuthRequiredError, InvalidCredentialError, CredentialExpiredError, CredentialRevokedError,
   CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
