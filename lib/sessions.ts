@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { Principal, SessionInfo, StrategyName } from './types';
 import type { StrategyImpl } from './strategy';
 import type { Setup } from './setup';
-import type { ListedSession, SessionDirectory } from './state/session-repository';
+import { MAX_SESSIONS_PER_SUBJECT, type ListedSession, type SessionDirectory } from './state/session-repository';
 import { awaitReceipt, type LogMark } from './state/receipts';
 import { toMs } from './duration';
 import type { RevocationReceipt } from './types';
@@ -56,7 +56,9 @@ export function resolveSessionLimit(max: number | undefined, onLimit: string | u
     if (onLimit !== undefined) throw configError('onSessionLimit needs maxSessionsPerSubject');
     return null;
   }
-  if (!Number.isInteger(max) || max < 1) throw configError('maxSessionsPerSubject must be a positive integer');
+  if (!Number.isInteger(max) || max < 1 || max > MAX_SESSIONS_PER_SUBJECT) {
+    throw configError(`maxSessionsPerSubject must be an integer from 1 to ${MAX_SESSIONS_PER_SUBJECT}`);
+  }
   return { max, onLimit: onLimit ?? 'revoke-oldest' };
 }
 
