@@ -3,7 +3,7 @@ import type { SessionData, Store } from 'express-session';
 import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
-import { bounded } from './bounded';
+import { boundedRunner } from './bounded';
 import { redisUnavailability } from './redis-not-connected';
 import { redisRevocationLog } from './redis-log';
 import { SET_MAX } from './redis-set-max';
@@ -71,7 +71,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   const timeoutMs = toMs(options.timeout ?? '1s', 'timeout');
   const retryAfter = options.retryAfter ?? 1;
   const unavailable = redisUnavailability(client);
-  const run = <T>(work: () => Promise<T>) => bounded(work, timeoutMs, unavailable, retryAfter);
+  const run = boundedRunner(timeoutMs, unavailable, retryAfter);
   const k = (key: string) => prefix + key;
   // Hash tag: a subject's index lives in one cluster slot.
   const idx = (subject: string) => `${prefix}idx:{${subject}}`;
@@ -88,7 +88,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   const store: SessionBackedStore = {
     kind: 'redis',
     prefix,
-    get: (key) => run(async () => str(await client.get(k(key)))),
+    get: (key) => run(() => client.get(k(key)).then(str)),
     // Separate GETs issued in one tick are pipelined by node-redis (one round trip) and work on a cluster.
     getMany: (keys) => run(async () => (await Promise.all(keys.map((key) => client.get(k(key))))).map(str)),
     set: (key, value, ttlMs) => run(async () => { await client.set(k(key), value, { PX: Math.max(1, Math.ceil(ttlMs)) }); }),

@@ -3,7 +3,7 @@ import type { Principal } from './types';
 import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError } from './errors';
 import { internals, type Internals } from './context';
 import { answerError } from './respond';
-import { slotOf } from './request-slot';
+import { slotIn } from './request-slot';
 import { toMs } from './duration';
 
 type Check = (principal: Principal, req: Request, state: Internals) => AuthError | null | Promise<AuthError | null>;
@@ -11,7 +11,8 @@ type Check = (principal: Principal, req: Request, state: Internals) => AuthError
 /** Guards are predicates; this is the one place that turns a verdict into a response. */
 function toHandler(check: Check): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const slot = slotOf(req);
+    // From `res`, not `req.res`: every property read on an Express request or response is a slow (megamorphic) one.
+    const slot = slotIn(res);
     const state = internals.get(slot === undefined ? req : slot);
     if (state === undefined) {
       // Fail closed: a guard without the middleware in front would otherwise protect nothing.
