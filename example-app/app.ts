@@ -11,12 +11,12 @@
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createClient } from 'redis';
 import {
   principal, fromConfig, requireAuth, requireRole, AuthError,
   type AuthConfig, type PrincipalMiddleware, type Principal, type RedisClientLike,
 } from '../lib';
 import { renderPage } from './pages';
+import { createExampleRedis, DEFAULT_REDIS_URL } from './redis';
 
 export type ExampleEnv = Record<string, string | undefined>;
 
@@ -115,7 +115,8 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   if (!secure) warnings.push(`Cookies are sent without the Secure flag because the example serves plain http on ${host}; never do that on a public address.`);
 
   // Built but not connected yet: an impossible strategy/storage pair must fail before any I/O.
-  const redis = storage === 'redis' ? createClient({ url: env.REDIS_URL || 'redis://127.0.0.1:6379' }) : undefined;
+  const connection = storage === 'redis' ? createExampleRedis(env.REDIS_URL || DEFAULT_REDIS_URL) : undefined;
+  const redis = connection?.client;
   const isJwt = strategy !== 'session-cookie';
   const config: AuthConfig = {
     strategy,
@@ -132,13 +133,12 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
   // page for browser navigations and problem+json for API clients.
   const auth = principal({ strategy: built, onError: 'next' });
-  if (redis) {
-    redis.on('error', () => { /* outages surface as 503 from the store; keep the process alive */ });
+  if (connection) {
     try {
-      await redis.connect();
+      await connection.connect();
     } catch (err) {
       await auth.close().catch(() => {});
-      throw new Error(`cannot connect to Redis at ${env.REDIS_URL || 'redis://127.0.0.1:6379'} (${(err as Error).message})`);
+      throw err;
     }
   }
   const cookieName = secure ? (isJwt ? '__Host-ep' : '__Host-sid') : (isJwt ? 'ep' : 'sid');
