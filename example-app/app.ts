@@ -300,7 +300,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
       res.type('html').send(renderPage(`${err.status} — ${err.message}`, errorHelp(err, req), err.code));
       return;
     }
-    res.type('application/problem+json').send(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code }));
+    res.type('application/problem+json').send(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code, ...(err.detail === undefined ? {} : { detail: err.detail }) }));
   });
 
   return {

@@ -45,12 +45,15 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
   readonly code: C;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  constructor(code: C, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+  /** What the client can do about it: the problem document's `detail` (RFC 9457), when there is one. */
+  readonly detail: string | undefined;
+  constructor(code: C, message: string, options?: { cause?: unknown; headers?: Record<string, string>; detail?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.status = STATUS[code];
     this.headers = options?.headers ?? {};
+    this.detail = options?.detail;
   }
   get statusCode(): number {
     return this.status;
@@ -119,7 +122,8 @@ export class LoginRequiredError extends AuthError<'ERR_LOGIN_REQUIRED'> {
 }
 /** 403: an unsafe cross-site request carrying a cookie credential (or a cross-site login / logout / refresh). */
 export class CsrfError extends AuthError<'ERR_CSRF'> {
-  constructor() { super('ERR_CSRF', 'Cross-site request refused'); }
+  /** `detail`: which origin was refused and which option admits it (lib/carriers/csrf.ts). */
+  constructor(detail?: string) { super('ERR_CSRF', 'Cross-site request refused', detail === undefined ? undefined : { detail }); }
 }
 /** 403: authenticated, but lacking a role or failing an `allow()` predicate. */
 export class ForbiddenError extends AuthError<'ERR_FORBIDDEN'> {

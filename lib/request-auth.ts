@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { CarrierKind, Identity, Issued, Strategy } from './types';
 import type { StrategyImpl } from './strategy';
-import { AuthError, configError, CsrfError, NotSupportedError, type AnyAuthError } from './errors';
-import { isCrossSite } from './carriers/csrf';
+import { AuthError, configError, NotSupportedError, type AnyAuthError } from './errors';
+import { crossSiteError, isCrossSite } from './carriers/csrf';
 import { INTERNALS, type AuthContext, type Internals } from './context';
 import { reuseSubject } from './freshness';
 import { refuseCrossSite, type Setup } from './setup';
@@ -72,7 +72,7 @@ async function logout(ctx: RequestAuth): Promise<void> {
 async function refresh(ctx: RequestAuth): Promise<Issued> {
   const { setup, req, res } = ctx;
   // The refresh token may come from a cookie: a cross-site POST is never a refresh.
-  if (isCrossSite(req, setup.trusted)) throw new CsrfError();
+  if (isCrossSite(req, setup.trusted)) throw crossSiteError(req);
   const strategy = setup.strategies.find((s) => s.refresh !== undefined);
   if (!strategy?.refresh) throw new NotSupportedError('refresh tokens need statelessJwt({ refresh: { store } })');
   const { events, fresh } = setup;
