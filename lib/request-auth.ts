@@ -25,6 +25,7 @@ export class RequestAuth implements AuthContext, Internals {
 
   get [INTERNALS](): Internals { return this; }
   get realm(): string { return this.setup.realm; }
+  get instance(): object { return this.setup; }
   get onError(): 'respond' | 'next' { return this.setup.onError; }
   effectiveRoles(roles: readonly string[]): ReadonlySet<string> { return this.setup.effectiveRoles(roles); }
   get strategy(): Strategy['name'] | null { return this.used?.name ?? null; }
