@@ -5,8 +5,9 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import {
-  cookieStore, fromConfig, memoryStore, principal, redisStore, sessionCookie, statefulJwt, statelessJwt,
+  cookieStore, fromConfig, memoryStore, postgresStore, principal, redisStore, sessionCookie, statefulJwt, statelessJwt,
 } from '../lib';
+import { testPool } from './helpers/postgres';
 import { OPTION_SHAPES, type Factory } from '../lib/option-keys';
 import { closest, editDistance } from '../lib/options';
 import { connectRedis, keysWithPrefix, uniquePrefix, type TestRedisClient } from './helpers/redis';
@@ -27,6 +28,9 @@ afterAll(async () => {
   await client.close();
 });
 
+// Never connects: building a postgresStore runs no query.
+const pool = testPool();
+closers.push(() => pool.end());
 const memory = () => { const store = memoryStore(); closers.push(() => store.close()); return store; };
 const strategyOf = () => statelessJwt({ secret });
 
@@ -37,6 +41,10 @@ const FACTORIES: Record<Factory, { call: Call; base: () => Record<string, unknow
   statefulJwt: { call: (o) => statefulJwt(o as never), base: () => ({ secret, store: memory() }) },
   sessionCookie: { call: (o) => sessionCookie(o as never), base: () => ({ secret, store: memory() }) },
   redisStore: { call: (o) => redisStore(o as never), base: () => ({ client, prefix }) },
+  postgresStore: {
+    call: (o) => { const store = postgresStore(o as never); closers.push(() => store.close()); return store; },
+    base: () => ({ pool, prefix }),
+  },
   memoryStore: { call: (o) => memoryStore(o as never), base: () => ({}) },
   cookieStore: { call: (o) => cookieStore(o as never), base: () => ({ secret }) },
   fromConfig: { call: (o) => fromConfig(o as never), base: () => ({ strategy: 'stateless-jwt', secret }) },
@@ -58,6 +66,9 @@ const SAMPLES: Record<Factory, Record<string, () => Record<string, unknown>>> = 
     maxCredentialBytes: () => ({ strategy: strategyOf(), maxCredentialBytes: 4096 }),
     realm: () => ({ strategy: strategyOf(), realm: 'api' }),
     refreshPrincipal: () => ({ strategy: strategyOf(), refreshPrincipal: { maxAge: '5m', load: async (id: string) => ({ id }) } }),
+    devices: () => ({ strategy: strategyOf(), devices: { userAgent: true, address: 'hash', addressSalt: 'a-salt-of-16-chars-or-more' } }),
+    maxSessionsPerSubject: () => ({ strategy: strategyOf(), maxSessionsPerSubject: 5 }),
+    onSessionLimit: () => ({ strategy: strategyOf(), maxSessionsPerSubject: 5, onSessionLimit: 'refuse' }),
   },
   statelessJwt: {
     secret: () => ({ secret }),
@@ -118,12 +129,24 @@ const SAMPLES: Record<Factory, Record<string, () => Record<string, unknown>>> = 
     secure: () => ({ secret, store: memory(), secure: false }),
     revocation: () => ({ store: cookieStore({ secret }), revocation: memory() }),
     recordCache: () => ({ secret, store: memory(), recordCache: { max: 100, maxStaleness: '1s' } }),
+    legacy: () => ({
+      secret, store: redisStore({ client, prefix }),
+      legacy: { cookie: 'connect.sid', prefix: `${prefix}old:sess:`, secret: 'keyboard cat', identify: () => null },
+    }),
   },
   redisStore: {
     client: () => ({ client }),
     prefix: () => ({ client, prefix }),
     timeout: () => ({ client, prefix, timeout: '500ms' }),
     retryAfter: () => ({ client, prefix, retryAfter: 2 }),
+  },
+  postgresStore: {
+    pool: () => ({ pool }),
+    schema: () => ({ pool, schema: 'auth' }),
+    prefix: () => ({ pool, prefix }),
+    timeout: () => ({ pool, timeout: '500ms' }),
+    retryAfter: () => ({ pool, retryAfter: 2 }),
+    sweepInterval: () => ({ pool, sweepInterval: false }),
   },
   memoryStore: {
     prefix: () => ({ prefix: 'p:' }),

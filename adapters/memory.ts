@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../lib/errors';
 import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
 import { checkOptions } from '../lib/option-keys';
 
+/** Options of `memoryStore()`. */
 export interface MemoryStoreOptions {
   /** Key prefix (kept for parity with redisStore; keys never leave the process). @default 'ep:' */
   prefix?: string;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { RevocationLog, RevocationLogFollower, RevocationLogListener } from '../lib/types';
 import { SET_MAX } from './redis-set-max';
@@ -61,17 +62,40 @@ export function redisRevocationLog(client: unknown, prefix: string, run: Run): R
       const keep = Number(await send(app as RawConn, false, ['EVAL', SET_MAX, '1', keepKey, String(retain), String(retain + TRIM_MARGIN_MS)], keepKey));
       const minId = Math.max(0, Math.floor(Date.now() - Math.max(retain, keep) - TRIM_MARGIN_MS));
       // The log key carries a TTL like every key: with no revocation for a whole lifetime, nothing in it matters.
-      await Promise.all([
+      const [id] = await Promise.all([
         send(app as RawConn, false, ['XADD', key, 'MINID', '~', String(minId), '*', ...fields]),
         send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'GT']),
         send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'NX']),
       ]);
+      return String(id);
     }),
     follow: (listener, blockMs) => new LogFollower(app, key, send, listener, Math.max(1, Math.floor(blockMs))),
+    applied: (position) => run(async () => {
+      const reply = toMap(await send(app as RawConn, false, ['HGETALL', `${key}:applied`], `${key}:applied`));
+      return countApplied(reply, position, Date.now());
+    }),
   };
 }
 
-type Send = (conn: RawConn, readonly: boolean, args: string[]) => Promise<unknown>;
+/** A follower whose last heartbeat is older than this is gone (crashed, scaled away), not stalled. */
+const LIVE_MS = 30_000;
+/** How often an idle follower says it is alive. */
+const HEARTBEAT_MS = 1_000;
+
+/** `applied` hash fields are `<instance> → "<last entry id> <epoch ms>"`. */
+function countApplied(reply: Map<string, unknown>, position: string, now: number): { applied: number; instances: number } {
+  let applied = 0;
+  let instances = 0;
+  for (const value of reply.values()) {
+    const [id = '0-0', at = '0'] = String(value).split(' ');
+    if (now - Number(at) > LIVE_MS) continue;
+    instances += 1;
+    if (compareIds(id, position) >= 0) applied += 1;
+  }
+  return { applied, instances };
+}
+
+type Send = (conn: RawConn, readonly: boolean, args: string[], route?: string) => Promise<unknown>;
 
 /** First wait before retrying a connection or a read, doubled on each failure up to MAX_BACKOFF_MS. */
 const FIRST_BACKOFF_MS = 20;
@@ -95,6 +119,9 @@ class LogFollower implements RevocationLogFollower {
   /** Set at the start and after every failure: were entries trimmed past our position meanwhile? */
   private checkGap = true;
   private backoffMs = FIRST_BACKOFF_MS;
+  /** This follower's field in the `applied` hash, and when it last wrote it. */
+  private readonly instance = randomBytes(8).toString('hex');
+  private reportedAt = -Infinity;
   private readonly overrides: Record<string, unknown>;
   private readonly loop: Promise<void>;
 
@@ -119,6 +146,12 @@ class LogFollower implements RevocationLogFollower {
     this.conn = null;
     try { c?.destroy?.(); } catch { /* already closed */ }
     await this.loop;
+    // Gone, not stalled: receipts stop counting this instance (best effort; its heartbeat ages out anyway).
+    const applied = `${this.key}:applied`;
+    // Not awaited: with Redis down the app's client would queue it, and close() must not wait for that.
+    try {
+      this.send(this.app as RawConn, false, ['HDEL', applied, this.instance], applied).catch(() => undefined);
+    } catch { /* the app's client is already closed */ }
   }
 
   private async run(): Promise<void> {
@@ -175,6 +208,18 @@ class LogFollower implements RevocationLogFollower {
     // Everything appended before the command left us is in this reply (or there was nothing).
     if (items.length < BATCH) this.listener.synced(sentAt);
     this.backoffMs = FIRST_BACKOFF_MS;
+    if (items.length > 0 || performance.now() - this.reportedAt >= HEARTBEAT_MS) await this.report(conn);
+  }
+
+  /** Records how far this instance has applied the log (what receipts count), and that it is alive. */
+  private async report(conn: RawConn): Promise<void> {
+    this.reportedAt = performance.now();
+    const applied = `${this.key}:applied`;
+    await Promise.all([
+      this.send(conn, false, ['HSET', applied, this.instance, `${this.lastId ?? '0-0'} ${Date.now()}`], applied),
+      // EXPIRE (seconds), not PEXPIRE: operators and tests can tell the follower's bookkeeping from request traffic.
+      this.send(conn, false, ['EXPIRE', applied, String((LIVE_MS * 2) / 1000)], applied),
+    ]);
   }
 
   private async backOff(): Promise<void> {

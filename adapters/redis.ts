@@ -9,26 +9,40 @@ import { redisRevocationLog } from './redis-log';
 import { SET_MAX } from './redis-set-max';
 import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
 import { checkOptions } from '../lib/option-keys';
+import type { ForeignSessions } from '../lib/state/foreign-sessions';
 
 /** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
 const SWAP = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
 
 /** The node-redis (v5+) client or cluster methods the store uses; your own `createClient()` / `createCluster()` fits. */
 export interface RedisClientLike {
+  /** Whether the client was connected (node-redis `isOpen`). */
   readonly isOpen: boolean;
+  /** Whether the connection is up right now (node-redis `isReady`). */
   readonly isReady?: boolean;
+  /** Redis `GET`. */
   get(key: string): Promise<unknown>;
+  /** Redis `SET key value PX ms`. */
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  /** Redis `EVAL` (the compare-and-set and set-max scripts). */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** Redis `DEL`. */
   del(keys: string | string[]): Promise<unknown>;
+  /** Redis `PEXPIRE`. */
   pExpire(key: string, ms: number, mode?: 'NX' | 'XX' | 'GT' | 'LT'): Promise<unknown>;
+  /** Redis `SADD` (a subject's session index). */
   sAdd(key: string, members: string | string[]): Promise<unknown>;
+  /** Redis `SMEMBERS`. */
   sMembers(key: string): Promise<unknown>;
+  /** Redis `SREM`. */
   sRem(key: string, members: string | string[]): Promise<unknown>;
+  /** Redis `PUBLISH`. */
   publish(channel: string, message: string): Promise<unknown>;
+  /** A second connection for the blocking log followers (node-redis `duplicate()`). */
   duplicate?(): unknown;
 }
 
+/** Options of `redisStore()`. */
 export interface RedisStoreOptions {
   /** Your connected node-redis client (or cluster). express-principal never closes it. */
   client: RedisClientLike;
@@ -95,6 +109,7 @@ export function redisStore(options: RedisStoreOptions): StateStore {
     }),
     indexRemove: (subject, members) => run(async () => { if (members.length > 0) await client.sRem(idx(subject), [...members]); }),
     sessionStore: (): Store => sessions,
+    foreignSessions: (foreignPrefix) => foreignSessions(client, foreignPrefix, run),
     revocationLog: redisRevocationLog(client, prefix, run),
     // Record-cache invalidations: the same Stream machinery on a sibling key (`<prefix>rc:rv:log`), trimmed on its own.
     invalidationLog: redisRevocationLog(client, `${prefix}rc:`, run),
@@ -103,3 +118,24 @@ export function redisStore(options: RedisStoreOptions): StateStore {
   return store;
 }
 
+
+/**
+ * Another app's express-session records under its connect-redis prefix (outside ours), in connect-redis's default
+ * JSON serialisation. A value that is not a JSON object is no session (null), not an outage.
+ */
+function foreignSessions(client: RedisClientLike, prefix: string, run: <T>(work: () => Promise<T>) => Promise<T>): ForeignSessions {
+  return {
+    prefix,
+    get: (sid) => run(async () => {
+      const raw = await client.get(prefix + sid);
+      if (typeof raw !== 'string') return null;
+      try {
+        const found: unknown = JSON.parse(raw);
+        return typeof found === 'object' && found !== null && !Array.isArray(found) ? found as Record<string, unknown> : null;
+      } catch {
+        return null;
+      }
+    }),
+    destroy: (sid) => run(async () => { await client.del(prefix + sid); }),
+  };
+}

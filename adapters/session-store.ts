@@ -2,6 +2,7 @@ import session from 'express-session';
 import type { SessionData } from 'express-session';
 
 import type { StateStore } from '../lib/types';
+import type { ForeignSessions } from '../lib/state/foreign-sessions';
 
 /**
  * A StateStore of this package (memoryStore, redisStore) that also holds an express-session Store over the same
@@ -10,6 +11,8 @@ import type { StateStore } from '../lib/types';
 export interface SessionBackedStore extends StateStore {
   /** Always the same object; its 'disconnect' / 'connect' events make stored strategies fail closed meanwhile. */
   sessionStore(): session.Store;
+  /** Another express-session app's records under an absolute prefix (redisStore only): sessionCookie's `legacy`. */
+  foreignSessions?(prefix: string): ForeignSessions;
 }
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;

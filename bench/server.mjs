@@ -17,6 +17,9 @@ const report = (msg) => (process.send ? process.send(msg) : console.log(JSON.str
 
 const closers = [];
 let redisClient;
+let pgPool;
+/** Bench tables live in their own schema of the test database; this run's rows are deleted at shutdown. */
+const PG_SCHEMA = 'ep_bench';
 const ctx = {
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
   prefix: `bench:${process.pid}:${name}:`,
@@ -30,6 +33,17 @@ const ctx = {
       await redisClient.connect();
     }
     return redisClient;
+  },
+  pgUrl: process.env.PG_URL || 'postgres://postgres@127.0.0.1:5432/test',
+  /** A postgresStore on one shared pg Pool, its tables created on first use. */
+  async postgresStore(lib, tag, timeout) {
+    if (!pgPool) {
+      const { default: pg } = await import('pg');
+      pgPool = new pg.Pool({ connectionString: ctx.pgUrl, max: 10 });
+      pgPool.on('error', (err) => console.error(`[${name}] pg: ${err.message}`));
+      await lib.postgresStore({ pool: pgPool, schema: PG_SCHEMA }).migrate();
+    }
+    return lib.postgresStore({ pool: pgPool, schema: PG_SCHEMA, prefix: `${ctx.prefix}${tag}:`, timeout });
   },
   /** express-principal from the build output (dist/lib/index.js, CommonJS). */
   async lib() {
@@ -52,6 +66,14 @@ async function shutdown(server, code = 0) {
         if (list.length) await redisClient.del(list);
       }
       await redisClient.quit();
+    } catch { /* best effort */ }
+  }
+  if (pgPool) {
+    try {
+      for (const [table, column] of [['ep_records', 'key'], ['ep_subject_index', 'prefix'], ['ep_log', 'log'], ['ep_log_heads', 'log']]) {
+        await pgPool.query(`DELETE FROM ${PG_SCHEMA}.${table} WHERE starts_with(${column}, $1)`, [ctx.prefix]);
+      }
+      await pgPool.end();
     } catch { /* best effort */ }
   }
   server?.close();

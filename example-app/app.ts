@@ -12,8 +12,8 @@ import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
-  principal, fromConfig, requireAuth, requireRole, AuthError,
-  type AuthConfig, type PrincipalMiddleware, type Principal, type RedisClientLike,
+  principal, fromConfig, authed, requireRole, AuthError,
+  type AuthConfig, type CarrierKind, type PrincipalMiddleware, type Principal,
 } from '../lib';
 import { renderPage } from './pages';
 import { createExampleRedis, DEFAULT_REDIS_URL } from './redis';
@@ -51,10 +51,12 @@ export const DEMO_USERS: Record<string, { password: string; roles: string[]; nam
 const STRATEGIES = ['stateless-jwt', 'stateful-jwt', 'session-cookie'] as const;
 const STORAGES = ['memory', 'redis', 'cookie'] as const;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const JWT_CARRIERS: CarrierKind[] = ['header', 'cookie'];
 
 function pick<T extends string>(value: string | undefined, allowed: readonly T[], name: string, fallback: T): T {
   if (value === undefined || value === '') return fallback;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
+  const found = allowed.find((a) => a === value);
+  if (found !== undefined) return found;
   throw new TypeError(`${name}='${value}' is not one of ${allowed.join(', ')}`);
 }
 
@@ -126,10 +128,10 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     prefix: env.AUTH_PREFIX || 'ep-example:',
     // JWT strategies: the browser gets the token in an HttpOnly cookie (JavaScript never sees it);
     // curl and other non-browser clients may send the same token as `Authorization: Bearer`.
-    ...(isJwt ? { carrier: ['header', 'cookie'] as const as ('header' | 'cookie')[], issuer: 'express-principal-example', audience: 'example-api' } : {}),
+    ...(isJwt ? { carrier: JWT_CARRIERS, issuer: 'express-principal-example', audience: 'example-api' } : {}),
     ...(env.AUTH_TTL ? { ttl: env.AUTH_TTL } : {}),
   };
-  const built = fromConfig(config, redis ? { redis: redis as unknown as RedisClientLike } : {});
+  const built = fromConfig(config, redis ? { redis } : {});
   // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
   // page for browser navigations and problem+json for API clients.
   const auth = principal({ strategy: built, onError: 'next' });
@@ -169,16 +171,17 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   app.use((req: Request, res: Response, next: NextFunction) => {
     const writeHead = res.writeHead;
     res.writeHead = function (this: Response, ...args: unknown[]) {
-      const sid = res.locals.issuedSessionId as string | undefined;
+      const sid: unknown = res.locals.issuedSessionId;
       const header = res.getHeader('set-cookie');
       const list = header === undefined ? [] : Array.isArray(header) ? header : [String(header)];
       const issued = list.map(cookieShape).filter((c) => c.name === cookieName).pop();
-      if (sid && issued) {
+      if (typeof sid === 'string' && sid !== '' && issued) {
         cookieEcho.set(sid, issued);
-        if (cookieEcho.size > 1000) cookieEcho.delete(cookieEcho.keys().next().value as string);
+        const oldest = cookieEcho.keys().next();
+        if (cookieEcho.size > 1000 && oldest.done !== true) cookieEcho.delete(oldest.value);
       }
-      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
-    } as Response['writeHead'];
+      return Reflect.apply(writeHead, this, args);
+    };
     next();
   });
 
@@ -190,7 +193,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   });
 
   app.post('/login', async (req: Request, res: Response, next: NextFunction) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const body: Record<string, unknown> = typeof req.body === 'object' && req.body !== null ? req.body : {};
     const user = checkPassword(String(body.username ?? ''), String(body.password ?? ''));
     const html = req.is('application/x-www-form-urlencoded') && wantsHtml(req);
     if (user === null) {
@@ -228,59 +231,57 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     }
   });
 
-  app.get('/api/me', requireAuth(), (req, res) => {
-    const p = req.principal as Principal;
+  /** `req.principal` as the page shows it, and the cookie flags the server set for it. */
+  const sessionView = (p: Principal | null, req: Request) => ({
+    principal: p === null ? null : principalView(p, req),
+    cookie: p?.sessionId ? (cookieEcho.get(p.sessionId) ?? null) : null,
+    settings,
+  });
+  // Unguarded: the page asks who is logged in without an error status for a visitor (req.principal may be null).
+  app.get('/api/session', (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json({
-      principal: principalView(p, req),
-      cookie: p.sessionId ? (cookieEcho.get(p.sessionId) ?? null) : null,
-      settings,
-    });
+    res.json(sessionView(req.principal, req));
   });
+  app.get('/api/me', authed((req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(sessionView(req.principal, req));
+  }));
 
-  app.post('/api/logout-everywhere', requireAuth(), async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const p = req.principal as Principal;
-      await auth.revokeAll(p.id);
-      // This browser's own session is revoked too; also drop its cookie.
-      await req.auth.logout().catch(() => {});
-      res.json({ revoked: p.id });
-    } catch (err) {
-      next(err);
+  app.post('/api/logout-everywhere', authed(async (req, res) => {
+    const p = req.principal;
+    await auth.revokeAll(p.id);
+    // This browser's own session is revoked too; also drop its cookie.
+    await req.auth.logout().catch(() => {});
+    res.json({ revoked: p.id });
+  }));
+
+  app.post('/api/demote', authed(async (req, res) => {
+    const p = req.principal;
+    const roles = ['user'];
+    if (settings.demoteBy === 'update') {
+      // Stateful: rewrite every live session record of this subject; the next request of each
+      // of them (this browser, other devices) sees the new roles.
+      const changed = await auth.update(p.id, { roles });
+      res.json({ method: 'update', changed, roles });
+      return;
     }
-  });
+    // Stateless (JWT or sealed cookie): the claims travel with the credential, so re-issue it with
+    // fewer roles. login() keeps the original authentication time for the same subject.
+    // The old credential is revoked first (where a deny-list exists), so it cannot be replayed with the old roles.
+    await req.auth.logout();
+    const issued = await req.auth.login({ id: p.id, roles, scopes: [...p.scopes], claims: { ...p.claims } });
+    if (issued.sessionId) res.locals.issuedSessionId = issued.sessionId;
+    // A bearer client already holds a token: hand it the replacement. Browsers get it in the cookie only.
+    const bearer = /^bearer /i.test(req.headers.authorization ?? '');
+    res.json({ method: 'reissue', changed: 1, roles, ...(bearer && issued.token ? { token: issued.token, tokenType: 'Bearer' } : {}) });
+  }));
 
-  app.post('/api/demote', requireAuth(), async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const p = req.principal as Principal;
-      const roles = ['user'];
-      if (settings.demoteBy === 'update') {
-        // Stateful: rewrite every live session record of this subject; the next request of each
-        // of them (this browser, other devices) sees the new roles.
-        const changed = await auth.update(p.id, { roles });
-        res.json({ method: 'update', changed, roles });
-        return;
-      }
-      // Stateless (JWT or sealed cookie): the claims travel with the credential, so re-issue it with
-      // fewer roles. login() keeps the original authentication time for the same subject.
-      // The old credential is revoked first (where a deny-list exists), so it cannot be replayed with the old roles.
-      await req.auth.logout();
-      const issued = await req.auth.login({ id: p.id, roles, scopes: [...p.scopes], claims: { ...p.claims } });
-      if (issued.sessionId) res.locals.issuedSessionId = issued.sessionId;
-      // A bearer client already holds a token: hand it the replacement. Browsers get it in the cookie only.
-      const bearer = /^bearer /i.test(req.headers.authorization ?? '');
-      res.json({ method: 'reissue', changed: 1, roles, ...(bearer && issued.token ? { token: issued.token, tokenType: 'Bearer' } : {}) });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/admin', requireRole('admin'), (req, res) => {
-    const p = req.principal as Principal;
+  app.get('/admin', requireRole('admin'), authed((req, res) => {
+    const p = req.principal;
     res.setHeader('Cache-Control', 'no-store');
     if (!wantsHtml(req)) { res.json({ admin: true, id: p.id }); return; }
     res.type('html').send(renderPage('Admin area', `<p id="admin-ok">Welcome, <b>${escapeHtml(p.id)}</b>. Only principals with the <code>admin</code> role can open this page.</p><p>Your roles: <code>${escapeHtml(p.roles.join(', '))}</code></p><p><a href="/">Back</a></p>`, null));
-  });
+  }));
 
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) { next(err); return; }

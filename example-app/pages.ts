@@ -3,6 +3,6 @@ export function renderPage(title: string, body: string, code: string | null): st
   const esc = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc}</title><link rel="stylesheet" href="/style.css"></head>
+<title>${esc}</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/style.css"></head>
 <body${code ? ` data-code="${code}"` : ''}><main><h1 id="page-title">${esc}</h1><section>${body}</section></main></body></html>`;
 }

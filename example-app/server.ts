@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     example = await createExampleApp(process.env);
   } catch (err) {
     // One line, then exit: an impossible strategy/storage pair must never half-start.
-    console.error(`example-app: ${(err as Error).message}`);
+    console.error(`example-app: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
   const { app, settings, warnings, close } = example;

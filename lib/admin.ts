@@ -3,6 +3,7 @@ import type { Identity } from './types';
 import type { StrategyImpl } from './strategy';
 import { AuthError } from './errors';
 import type { Setup } from './setup';
+import type { LogMark } from './state/receipts';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
 
@@ -13,13 +14,17 @@ function distinct(list: readonly StrategyImpl[]): StrategyImpl[] {
 
 const notSupported = (err: unknown) => err instanceof AuthError && err.code === 'ERR_NOT_SUPPORTED';
 
-/** "Log out everywhere": every strategy (and migrateFrom one) that can; refused only when none can. */
-export async function revokeAll(setup: Setup, subject: string): Promise<void> {
+/**
+ * "Log out everywhere": every strategy (and migrateFrom one) that can; refused only when none can. Resolves to
+ * where the revocation went in shared logs, for a receipt.
+ */
+export async function revokeAll(setup: Setup, subject: string): Promise<LogMark[]> {
   const all = distinct([...setup.strategies, ...setup.legacy]);
-  await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
+  const marks = await Promise.all(all.map((s) => s.revokeAll(subject).catch((err: unknown) => {
     if (!notSupported(err) || all.length === 1) throw err;
   })));
   setup.events.emit('revoked', subject, 'revokeAll');
+  return marks.flatMap((m) => m ?? []);
 }
 
 /** Changes every live session of the subject; migrateFrom sessions too (they live on until they move). */

@@ -9,18 +9,25 @@ import { cookieStore } from '../adapters/cookie';
 import { checkOptions } from './option-keys';
 
 /** Plain data (e.g. from env) that picks a strategy and its storage. */
+/** Plain data for `fromConfig()` (for instance read from environment variables). */
 export interface AuthConfig {
+  /** Which strategy to build. */
   strategy: 'stateless-jwt' | 'stateful-jwt' | 'session-cookie';
   /** @default 'memory' for stateful strategies; none (no revocation) for stateless-jwt */
   storage?: 'redis' | 'memory' | 'cookie';
   /** HS secret / cookie secret, at least 32 bytes. */
   secret: string;
+  /** `iss` of issued tokens, required of verified ones. */
   issuer?: string;
+  /** `aud` of issued tokens, required of verified ones. */
   audience?: string;
   /** Token lifetime (stateless). @default '15m' */
   ttl?: string;
+  /** Stateful strategies: a session unused this long ends. */
   idleTimeout?: string;
+  /** Stateful strategies: a session ends this long after login, used or not. */
   absoluteTimeout?: string;
+  /** JWT strategies: where the token travels (header, cookie, or both). */
   carrier?: CarrierKind | CarrierKind[];
   /** Only `false` turns Secure cookies off (plain-http localhost). @default true */
   secure?: boolean;
@@ -35,6 +42,7 @@ export interface AuthConfig {
   revocationStorage?: 'redis' | 'memory';
 }
 
+/** What `fromConfig()` cannot read from plain data: live clients. */
 export interface AuthConfigDeps {
   /** Your connected node-redis client; required when storage is 'redis'. */
   redis?: RedisClientLike;

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { AnyAuthError, AuthError } from './errors';
-import type { CarrierKind, Identity, Issued, Principal, StrategyName } from './types';
+import type { CarrierKind, Identity, Issued, Principal, RevocationReceipt, SessionInfo, StrategyName } from './types';
+import type { ReceiptOptions } from './sessions';
 
 /** `req.auth`: what the middleware found, and the actions that change it. */
 export interface AuthContext {
@@ -12,7 +13,7 @@ export interface AuthContext {
    * Issues a new credential (new session id / token). Rejects with `CsrfError` on a cross-site request.
    * With several strategies the first one issues, unless `{ strategy: 'session-cookie' }` names another.
    */
-  login(identity: Identity, options?: { strategy?: StrategyName }): Promise<Issued>;
+  login(identity: Identity, options?: LoginOptions): Promise<Issued>;
   /**
    * Ends the current session: deletes or revokes server state and clears the cookie. With refresh tokens it also ends
    * the family of the refresh token the request carries (cookie, or `req.body.refreshToken`), and rejects with
@@ -24,6 +25,21 @@ export interface AuthContext {
    * (`statelessJwt({ refresh })`). Single-use: a replay after the grace window revokes the whole family (ERR_REFRESH_REUSED).
    */
   refresh(): Promise<Issued>;
+  /** The caller's live sessions (devices), oldest first, with `current: true` on this one. 401 when anonymous. */
+  sessions(): Promise<SessionInfo[]>;
+  /** Ends one of the caller's own sessions by its handle; false when the caller has none with that handle. */
+  revokeSession(handle: string): Promise<boolean>;
+  /** Ends every other session of the caller ("log out other devices"); resolves to how many ended. */
+  logoutOthers(): Promise<number>;
+  /** The same, resolving to a receipt: how many live instances had applied it, of how many, within how many ms. */
+  logoutOthers(options: ReceiptOptions): Promise<RevocationReceipt>;
+}
+
+export interface LoginOptions {
+  /** Which strategy issues (with several). @default the first */
+  strategy?: StrategyName;
+  /** End every other session of this subject once the new one is stored (e.g. after a password change). */
+  revokeOthers?: boolean;
 }
 
 /** What guards need from the middleware that ran before them. */

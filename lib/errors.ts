@@ -15,7 +15,8 @@ export type AuthErrorCode =
   | 'ERR_INSUFFICIENT_SCOPE'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_KEYS_UNAVAILABLE'
-  | 'ERR_NOT_SUPPORTED';
+  | 'ERR_NOT_SUPPORTED'
+  | 'ERR_SESSION_LIMIT';
 
 const STATUS: Record<AuthErrorCode, number> = {
   ERR_AUTH_REQUIRED: 401,
@@ -34,6 +35,7 @@ const STATUS: Record<AuthErrorCode, number> = {
   ERR_STORE_UNAVAILABLE: 503,
   ERR_KEYS_UNAVAILABLE: 503,
   ERR_NOT_SUPPORTED: 501,
+  ERR_SESSION_LIMIT: 409,
 };
 
 /**
@@ -42,11 +44,15 @@ const STATUS: Record<AuthErrorCode, number> = {
  * `err instanceof AuthError` narrows to `AnyAuthError`, so `switch (err.code)` narrows to the subclass.
  */
 export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
+  /** The stable code (`ERR_...`) clients and logs can match on; the message may change, the code does not. */
   readonly code: C;
+  /** The HTTP status the error answers with (401, 403, 503, ...), fixed by `code`. */
   readonly status: number;
+  /** Headers the answer carries (for instance `WWW-Authenticate` or `Retry-After`). */
   readonly headers: Readonly<Record<string, string>>;
   /** What the client can do about it: the problem document's `detail` (RFC 9457), when there is one. */
   readonly detail: string | undefined;
+  /** Used by the subclasses; an app throws one of them rather than a bare AuthError. */
   constructor(code: C, message: string, options?: { cause?: unknown; headers?: Record<string, string>; detail?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -55,6 +61,7 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
     this.headers = options?.headers ?? {};
     this.detail = options?.detail;
   }
+  /** The same as `status`, under the name some error handlers read. */
   get statusCode(): number {
     return this.status;
   }
@@ -131,6 +138,7 @@ export class ForbiddenError extends AuthError<'ERR_FORBIDDEN'> {
 }
 /** 403: authenticated, but lacking a scope (`WWW-Authenticate: Bearer error="insufficient_scope"`). */
 export class InsufficientScopeError extends AuthError<'ERR_INSUFFICIENT_SCOPE'> {
+  /** The scopes the route requires (also named in the `WWW-Authenticate` header). */
   readonly scopes: readonly string[];
   constructor(scopes: readonly string[]) {
     super('ERR_INSUFFICIENT_SCOPE', 'Insufficient scope');
@@ -163,6 +171,11 @@ export class NotSupportedError extends AuthError<'ERR_NOT_SUPPORTED'> {
   constructor(message: string) { super('ERR_NOT_SUPPORTED', message); }
 }
 
+/** 409: the subject already has `maxSessionsPerSubject` sessions and `onSessionLimit` is `'refuse'`. */
+export class SessionLimitError extends AuthError<'ERR_SESSION_LIMIT'> {
+  constructor(readonly limit: number) { super('ERR_SESSION_LIMIT', `This account already has ${limit} sessions: end one before logging in again`); }
+}
+
 /** Every error class a request can end with; `switch (err.code)` on it narrows to the class. */
 export type AnyAuthError =
   | AuthRequiredError
@@ -180,7 +193,8 @@ export type AnyAuthError =
   | InsufficientScopeError
   | StoreUnavailableError
   | KeysUnavailableError
-  | NotSupportedError;
+  | NotSupportedError
+  | SessionLimitError;
 
 /** The language's own error classes: a bug (a property of undefined, an undefined name), never an outage. */
 export function isProgrammingError(err: unknown): boolean {
@@ -207,6 +221,7 @@ export function configError(message: string): TypeError {
  * listeners (or `process.emitWarning` when there are none), and the request is answered as if it had not happened.
  */
 export class ListenerError extends Error {
+  /** Stable code for logs: a listener of `auth.on(...)` threw or rejected. */
   readonly code = 'ERR_LISTENER_FAILED';
   /** The event whose listener failed. */
   readonly event: string;

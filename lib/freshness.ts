@@ -22,7 +22,9 @@ export interface RefreshPrincipalOptions {
 
 /** Payloads of the freshness/refresh events: ids and outcomes only, never a credential. */
 export interface RehydratedEvent {
+  /** The subject whose data was reloaded. */
   id: string;
+  /** The strategy of the credential that carried it. */
   strategy: StrategyName;
   /** The credential's new session id (`jti` of the re-issued token; unchanged for stateful sessions); null when gone. */
   sessionId: string | null;
@@ -32,14 +34,19 @@ export interface RehydratedEvent {
   ageMs: number;
 }
 
+/** Payload of `refreshed`: a refresh token was exchanged for a new access token. */
 export interface RefreshedEvent {
+  /** The subject. */
   id: string;
+  /** The strategy that issued the new access token. */
   strategy: StrategyName;
   /** `jti` of the new access token. */
   sessionId: string | null;
+  /** When the new access token expires. */
   expiresAt: Date;
 }
 
+/** Why a `revoked` event fired: `revokeAll()`, `refreshPrincipal.load` returned null, or a reused refresh token. */
 export type RevokedReason = 'revokeAll' | 'gone' | 'refresh-reused';
 
 export interface FreshnessEvents {

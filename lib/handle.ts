@@ -17,15 +17,18 @@ export type RouteHandler = (req: Request, res: Response, next: NextFunction) => 
  * app.post('/logout', handle(async (req, res) => { await req.auth.logout(); res.sendStatus(204); }));
  */
 export function handle(fn: RouteHandler): RequestHandler {
-  return (req, res, next) => {
-    const fail = (err: unknown) => answer(req, res, next, err);
-    try {
-      const out = fn(req, res, next);
-      if (isThenable(out)) out.then(undefined, fail);
-    } catch (err) {
-      fail(err);
-    }
-  };
+  return (req, res, next) => settle(() => fn(req, res, next), req, res, next);
+}
+
+/** Runs a route and sends its failure, thrown or rejected, where `handle()` says. */
+export function settle(run: () => unknown, req: Request, res: Response, next: NextFunction): void {
+  const fail = (err: unknown) => answer(req, res, next, err);
+  try {
+    const out = run();
+    if (isThenable(out)) out.then(undefined, fail);
+  } catch (err) {
+    fail(err);
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -6,8 +6,11 @@ export { statefulJwt } from './strategies/stateful-jwt';
 export type { StatefulJwtOptions } from './strategies/stateful-jwt';
 export { sessionCookie } from './strategies/session-cookie';
 export type { SessionCookieOptions } from './strategies/session-cookie';
+export type { LegacySessionOptions } from './strategies/express-session-legacy';
 export { redisStore } from '../adapters/redis';
 export type { RedisStoreOptions, RedisClientLike } from '../adapters/redis';
+export { postgresStore } from '../adapters/postgres';
+export type { PostgresStoreOptions, PostgresStore, PgPoolLike } from '../adapters/postgres';
 export { memoryStore } from '../adapters/memory';
 export type { MemoryStoreOptions } from '../adapters/memory';
 export { cookieStore } from '../adapters/cookie';
@@ -17,17 +20,24 @@ export type { AuthConfig, AuthConfigDeps } from './config';
 export { requireAuth, requireRole, requireAnyRole, requireScope, allow, requireFreshLogin } from './guards';
 export { handle } from './handle';
 export type { RouteHandler } from './handle';
+export { authed } from './authed';
+export type { AuthedRequest, AuthedHandler } from './authed';
 export {
   AuthError, AuthRequiredError, InvalidCredentialError, CredentialExpiredError, CredentialRevokedError,
   CredentialTooLargeError, CredentialConflictError, LoginRequiredError, CsrfError, ForbiddenError,
-  InsufficientScopeError, StoreUnavailableError, KeysUnavailableError, NotSupportedError,
+  InsufficientScopeError, StoreUnavailableError, KeysUnavailableError, NotSupportedError, SessionLimitError,
 } from './errors';
+export type { SessionsAdmin, SessionEvent, SessionRevokedEvent, SessionRevokedReason, ReceiptOptions } from './sessions';
+export type { DeviceOptions, AddressPolicy } from './state/device';
+export type { LoginOptions } from './context';
 export type { AuthErrorCode, AnyAuthError } from './errors';
 export type { AuthContext } from './context';
 export type {
-  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore,
+  Principal, Identity, Issued, Strategy, StrategyName, CarrierKind, CookieOptions, StateStore, CookieStore, SessionInfo, AnyStore,
 } from './types';
-export type { JwtAlgorithm, JwtKey } from './envelopes/jwt-keys';
+export type { JwtAlgorithm, JwtKey, KeyInput } from './envelopes/jwt-keys';
+export type { TypSetting } from './strategies/jwt-common';
+export type { RecordCacheSetting, RecordCacheOptions } from './state/record-cache';
 export type { ClaimMapping } from './claims';
 export type { RoleHierarchy } from './roles';
 export type { Precedence } from './multi';
@@ -35,6 +45,6 @@ export type { MigrationOutcome } from './migration';
 export type { JwksOptions, JwksVerifierOptions } from './envelopes/jwks-source';
 export { REISSUED_TOKEN_HEADER } from './freshness';
 export type { RefreshPrincipalOptions, RehydratedEvent, RefreshedEvent, RevokedReason } from './freshness';
-export type { RefreshOptions } from './refresh/refresh-tokens';
+export type { RefreshOptions } from './refresh/refresh-options';
 export { RefreshReusedError, LogoutIncompleteError, MalformedRequestError, ListenerError } from './errors';
-export type { RevocationLog, RevocationLogListener, RevocationLogFollower } from './types';
+export type { RevocationLog, RevocationLogListener, RevocationLogFollower, RevocationReceipt } from './types';

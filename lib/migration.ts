@@ -5,12 +5,17 @@ import { AuthError, configError, type AnyAuthError } from './errors';
 import { REISSUED_TOKEN_HEADER } from './carriers/header';
 import { markReissue } from './auth-time';
 
+/** Payload of the `migrated` event: one user moved (or failed to move) from a `migrateFrom` strategy. */
 export interface MigrationOutcome {
+  /** The subject. */
   readonly id: string;
+  /** The strategy of the old credential. */
   readonly from: StrategyName;
+  /** The strategy of the new credential. */
   readonly to: StrategyName;
   /** The new session id / jti (the credential itself went out as a cookie and/or the `X-Access-Token` header, never in an event). */
   readonly sessionId: string | null;
+  /** When the new credential expires; `null` when issuing failed. */
   readonly expiresAt: Date | null;
   /** Whether the old credential was ended (session destroyed / token revoked / cookie cleared). */
   readonly oldRevoked: boolean;

@@ -2,18 +2,21 @@ import type { PrincipalOptions } from './principal';
 import type { StatelessJwtOptions } from './strategies/stateless-jwt';
 import type { StatefulJwtOptions } from './strategies/stateful-jwt';
 import type { SessionCookieOptions } from './strategies/session-cookie';
+import type { LegacySessionOptions } from './strategies/express-session-legacy';
 import type { JwtCommonOptions } from './strategies/jwt-common';
 import type { JwtKey } from './envelopes/jwt-keys';
 import type { JwksOptions } from './envelopes/jwks-source';
-import type { RefreshOptions } from './refresh/refresh-tokens';
+import type { RefreshOptions } from './refresh/refresh-options';
 import type { RefreshPrincipalOptions } from './freshness';
 import type { RecordCacheOptions } from './state/record-cache';
 import type { SessionTimeouts } from './state/session-record';
+import type { DeviceOptions } from './state/device';
 import type { RevocationTuning } from './state/revocation';
 import type { AuthConfig, AuthConfigDeps } from './config';
 import type { CookieOptions } from './types';
 import type { RedisStoreOptions } from '../adapters/redis';
 import type { MemoryStoreOptions } from '../adapters/memory';
+import type { PostgresStoreOptions } from '../adapters/postgres';
 import type { CookieStoreOptions } from '../adapters/cookie';
 import { checkKeys, type OptionShape } from './options';
 
@@ -30,6 +33,7 @@ const JWKS = {
 const REFRESH = {
   keys: { store: true, ttl: true, graceWindow: true, cookiePath: true, cookieName: true, secure: true, deliver: true } satisfies Record<keyof RefreshOptions, true>,
 };
+const LEGACY = { keys: { cookie: true, prefix: true, secret: true, identify: true } satisfies Record<keyof LegacySessionOptions, true> };
 const REFRESH_PRINCIPAL = { keys: { maxAge: true, load: true } satisfies Record<keyof RefreshPrincipalOptions, true> };
 
 const JWT_COMMON_KEYS = {
@@ -37,6 +41,7 @@ const JWT_COMMON_KEYS = {
   issuer: true, audience: true, clockTolerance: true, carrier: true, cookie: true, typ: true, cache: true,
 } satisfies Record<keyof JwtCommonOptions, true>;
 const JWT_COMMON_NESTED = { cookie: COOKIE, keys: JWT_KEY, cache: TOKEN_CACHE };
+const DEVICES = { keys: { userAgent: true, address: true, addressSalt: true } satisfies Record<keyof DeviceOptions, true> };
 const TIMEOUT_KEYS = { idleTimeout: true, absoluteTimeout: true, touchInterval: true } satisfies Record<keyof SessionTimeouts, true>;
 const REVOCATION_TUNING_KEYS = { maxRevocationLag: true, revocationCacheSize: true } satisfies Record<keyof RevocationTuning, true>;
 
@@ -44,9 +49,9 @@ const SHAPES = {
   principal: {
     keys: {
       strategy: true, precedence: true, migrateFrom: true, onError: true, roleHierarchy: true, trustedOrigins: true,
-      maxCredentialBytes: true, realm: true, refreshPrincipal: true,
+      maxCredentialBytes: true, realm: true, refreshPrincipal: true, devices: true, maxSessionsPerSubject: true, onSessionLimit: true,
     } satisfies Record<keyof PrincipalOptions, true>,
-    nested: { refreshPrincipal: REFRESH_PRINCIPAL },
+    nested: { refreshPrincipal: REFRESH_PRINCIPAL, devices: DEVICES },
   },
   statelessJwt: {
     keys: {
@@ -60,11 +65,14 @@ const SHAPES = {
   },
   sessionCookie: {
     keys: {
-      ...TIMEOUT_KEYS, ...REVOCATION_TUNING_KEYS, store: true, secret: true, cookie: true, secure: true, revocation: true, recordCache: true,
+      ...TIMEOUT_KEYS, ...REVOCATION_TUNING_KEYS, store: true, secret: true, cookie: true, secure: true, revocation: true, recordCache: true, legacy: true,
     } satisfies Record<keyof SessionCookieOptions, true>,
-    nested: { cookie: COOKIE, recordCache: RECORD_CACHE },
+    nested: { cookie: COOKIE, recordCache: RECORD_CACHE, legacy: LEGACY },
   },
   redisStore: { keys: { client: true, prefix: true, timeout: true, retryAfter: true } satisfies Record<keyof RedisStoreOptions, true> },
+  postgresStore: {
+    keys: { pool: true, schema: true, prefix: true, timeout: true, retryAfter: true, sweepInterval: true } satisfies Record<keyof PostgresStoreOptions, true>,
+  },
   memoryStore: { keys: { prefix: true, maxEntries: true } satisfies Record<keyof MemoryStoreOptions, true> },
   cookieStore: { keys: { secret: true } satisfies Record<keyof CookieStoreOptions, true> },
   fromConfig: {

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Identity, Principal, Strategy } from './types';
+import type { Identity, Principal, RevocationReceipt, Strategy } from './types';
 import { AuthError, type ListenerError } from './errors';
 import type { RoleHierarchy } from './roles';
 import { refreshHandler, type RefreshedEvent, type RefreshPrincipalOptions, type RehydratedEvent, type RevokedReason } from './freshness';
@@ -11,7 +11,10 @@ import { resolveSetup } from './setup';
 import { RequestAuth } from './request-auth';
 import { identify } from './identify';
 import { close, jwksHandler, revokeAll, update } from './admin';
+import { receiptFor, sessionsAdmin, type ReceiptOptions, type SessionEvent, type SessionRevokedEvent, type SessionsAdmin } from './sessions';
+import type { DeviceOptions } from './state/device';
 
+/** Options of `principal()`: the strategies, and how guards answer. Unknown keys are refused at start-up. */
 export interface PrincipalOptions {
   /**
    * The strategy (or several: the first whose credential is present wins, bearer headers before cookies
@@ -38,6 +41,12 @@ export interface PrincipalOptions {
   realm?: string;
   /** Reload roles/scopes/claims older than `maxAge` (single-flight per subject) and re-issue the credential (lib/freshness.ts). */
   refreshPrincipal?: RefreshPrincipalOptions;
+  /** What a session keeps of the device that logged in (user-agent summary, client address); `false` keeps nothing. */
+  devices?: DeviceOptions | false;
+  /** Most live sessions one subject may hold; what happens at the limit is `onSessionLimit`. @default unlimited */
+  maxSessionsPerSubject?: number;
+  /** At the limit: end the oldest sessions, or refuse the new login (409 ERR_SESSION_LIMIT). @default 'revoke-oldest' */
+  onSessionLimit?: 'revoke-oldest' | 'refuse';
 }
 
 /**
@@ -45,26 +54,53 @@ export interface PrincipalOptions {
  * rejected promise changes no answer and crashes nothing: it is reported as an `error` event.
  */
 export interface PrincipalEvents {
+  /** A request carried a valid credential. */
   authenticated: [principal: Principal];
   /** `strategy`: the one whose credential was refused; `null` when refused before any strategy read it (ERR_CREDENTIAL_TOO_LARGE). */
   rejected: [code: AuthError['code'], strategy: Strategy['name'] | null];
-  login: [principal: { id: string; sessionId: string | null }];
-  logout: [principal: { id: string; sessionId: string | null }];
+  /** `req.auth.login()` issued a credential. */
+  login: [principal: {
+    /** The subject. */
+    id: string;
+    /** The new session id or `jti`. */
+    sessionId: string | null;
+  }];
+  /** `req.auth.logout()` (or `logoutHandler()`) ended a credential. */
+  logout: [principal: {
+    /** The subject. */
+    id: string;
+    /** The ended session id or `jti`. */
+    sessionId: string | null;
+  }];
   /** `reason`: 'revokeAll', 'gone' (refreshPrincipal.load returned null), 'refresh-reused' (theft detected). */
   revoked: [subject: string, reason: RevokedReason];
+  /** A refresh token was rotated for a new access credential. */
   refreshed: [event: RefreshedEvent];
+  /** `refreshPrincipal` reloaded a principal's roles/scopes/claims. */
   rehydrated: [event: RehydratedEvent];
   /** A user moved from a `migrateFrom` strategy to the primary one (or failed to: `error` set, old credential kept). */
   migrated: [outcome: MigrationOutcome];
+  /** A session was stored at login (its handle, device, address; never a credential). */
+  sessionCreated: [event: SessionEvent];
+  /** A session was ended by `sessions.revoke`, `revokeSession`, `logoutOthers`, `revokeOthers` or the session limit. */
+  sessionRevoked: [event: SessionRevokedEvent];
   /** A listener failed (`error.event` names its event, `error.cause` what it threw). Without an `error` listener: `process.emitWarning(error)`. */
   error: [error: ListenerError];
 }
 
+/**
+ * What `principal()` returns: the Express middleware (mount it with `app.use()`) plus the admin API of the
+ * strategies it was given.
+ */
 export interface PrincipalMiddleware extends RequestHandler {
   /** Ends every session of a subject ("log out everywhere"). */
   revokeAll(subject: string): Promise<void>;
+  /** The same, resolving to a receipt: how many live instances had applied it, of how many, within how many ms. */
+  revokeAll(subject: string, options: ReceiptOptions): Promise<RevocationReceipt>;
   /** Changes roles/scopes/claims of a subject's live sessions; resolves to how many changed. */
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
+  /** A subject's sessions and devices: list them, end one (NotSupportedError without server-side session state). */
+  readonly sessions: SessionsAdmin;
   /** Express handler serving the public keys as a JWKS (mount at /.well-known/jwks.json). */
   jwks(): RequestHandler;
   /** Ready refresh endpoint (POST): rotates the refresh token, answers `{ token, expiresAt, refreshToken? }`. */
@@ -76,6 +112,7 @@ export interface PrincipalMiddleware extends RequestHandler {
   logoutHandler(): RequestHandler;
   /** A listener that throws or returns a rejected promise is reported as `error`; it never changes the answer. */
   on<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => unknown): PrincipalMiddleware;
+  /** Removes a listener added with `on()`. */
   off<E extends keyof PrincipalEvents>(event: E, listener: (...args: PrincipalEvents[E]) => unknown): PrincipalMiddleware;
   /** Releases timers and subscriptions the middleware owns (never your Redis client). */
   close(): Promise<void>;
@@ -104,8 +141,12 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
     else admit(ctx, slot, outcome, next);
   }) as PrincipalMiddleware;
   const { events } = setup;
-  middleware.revokeAll = (subject) => revokeAll(setup, subject);
+  middleware.revokeAll = (async (subject: string, options?: ReceiptOptions) => {
+    const marks = await revokeAll(setup, subject);
+    if (options?.receipt === true) return receiptFor(marks, options, null);
+  }) as PrincipalMiddleware['revokeAll'];
   middleware.update = (subject, patch) => update(setup, subject, patch);
+  (middleware as { sessions: SessionsAdmin }).sessions = sessionsAdmin(setup);
   middleware.jwks = () => jwksHandler(setup);
   middleware.refreshHandler = () => refreshHandler();
   middleware.logoutHandler = () => logoutHandler();

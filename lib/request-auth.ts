@@ -1,9 +1,10 @@
 import type { Request, Response } from 'express';
-import type { CarrierKind, Identity, Issued, Strategy } from './types';
+import type { CarrierKind, Identity, Issued, RevocationReceipt, SessionInfo, Strategy } from './types';
 import type { StrategyImpl } from './strategy';
 import { AuthError, configError, NotSupportedError, type AnyAuthError } from './errors';
 import { crossSiteError, isCrossSite } from './carriers/csrf';
-import { INTERNALS, type AuthContext, type Internals } from './context';
+import { INTERNALS, type AuthContext, type Internals, type LoginOptions } from './context';
+import { admitLogin, afterLogin, logoutOthers, ownSessions, revokeOthers, revokeOwn, type ReceiptOptions } from './sessions';
 import { reuseSubject } from './freshness';
 import { refuseCrossSite, type Setup } from './setup';
 
@@ -31,8 +32,8 @@ export class RequestAuth implements AuthContext, Internals {
   get strategy(): Strategy['name'] | null { return this.used?.name ?? null; }
 
   // What the app awaits rejects as it failed: an AuthError is a verdict, anything else a bug (never a 503).
-  login(identity: Identity, options?: { strategy?: Strategy['name'] }): Promise<Issued> {
-    return login(this, identity, options?.strategy);
+  login(identity: Identity, options?: LoginOptions): Promise<Issued> {
+    return login(this, identity, options);
   }
 
   logout(): Promise<void> {
@@ -42,19 +43,38 @@ export class RequestAuth implements AuthContext, Internals {
   refresh(): Promise<Issued> {
     return refresh(this);
   }
+
+  sessions(): Promise<SessionInfo[]> {
+    return ownSessions(this.setup, this.req);
+  }
+
+  revokeSession(handle: string): Promise<boolean> {
+    if (typeof handle !== 'string' || handle.length === 0) return Promise.reject(configError('revokeSession(handle): a handle from req.auth.sessions()'));
+    return revokeOwn(this.setup, this.req, handle);
+  }
+
+  logoutOthers(): Promise<number>;
+  logoutOthers(options: ReceiptOptions): Promise<RevocationReceipt>;
+  logoutOthers(options?: ReceiptOptions): Promise<number | RevocationReceipt> {
+    return logoutOthers(this.setup, this.req, options);
+  }
 }
 
-async function login(ctx: RequestAuth, identity: Identity, name: Strategy['name'] | undefined): Promise<Issued> {
+async function login(ctx: RequestAuth, identity: Identity, options: LoginOptions | undefined): Promise<Issued> {
   const { setup, req, res } = ctx;
+  const name = options?.strategy;
   refuseCrossSite(setup, req);
   const issuer = name === undefined ? setup.primary : setup.strategies.find((s) => s.name === name);
   if (issuer === undefined) throw configError(`login(): no strategy named '${String(name)}' in principal({ strategy })`);
   // The store could not say whose session this request carries: rotating it blind would leave the old
   // owner's index stale, and asking the same store again would double the wait for the 503.
   if (ctx.error?.code === 'ERR_STORE_UNAVAILABLE' && issuer.sessionState !== undefined) throw ctx.error;
-  const issued = await issuer.login(req, res, identity, req.principal);
+  await admitLogin(setup, issuer, identity.id);
+  const issued = await issuer.login(req, res, identity, req.principal, setup.devices.describe(req.get('user-agent'), req.ip));
   res.setHeader('Cache-Control', 'no-store');
   setup.events.emit('login', { id: identity.id, sessionId: issued.sessionId });
+  const handle = await afterLogin(setup, issuer, identity.id, issued.handle);
+  if (options?.revokeOthers === true) await revokeOthers(setup, identity.id, handle);
   return issued;
 }
 

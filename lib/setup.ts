@@ -10,6 +10,8 @@ import { freshness, type Freshness } from './freshness';
 import { checkPrecedence, type Precedence } from './multi';
 import { checkMigrateFrom } from './migration';
 import { checkOptions } from './option-keys';
+import { devicePolicy, type DevicePolicy } from './state/device';
+import { resolveSessionLimit, type SessionLimit } from './sessions';
 
 /** A `principal()` middleware's configuration, validated once: everything its requests and admin calls read. */
 export interface Setup {
@@ -30,6 +32,8 @@ export interface Setup {
   readonly fresh: Freshness | null;
   /** One strategy, no migration, no rehydration: a request is answered by that strategy alone (synchronously when it can). */
   readonly direct: boolean;
+  readonly devices: DevicePolicy;
+  readonly sessionLimit: SessionLimit | null;
 }
 
 export function resolveSetup(options: PrincipalOptions): Setup {
@@ -42,7 +46,7 @@ export function resolveSetup(options: PrincipalOptions): Setup {
   }
   const onError = options.onError ?? 'respond';
   if (onError !== 'respond' && onError !== 'next') throw configError("onError must be 'respond' or 'next'");
-  const legacy = checkMigrateFrom(options.migrateFrom, strategies);
+  const legacy = [...checkMigrateFrom(options.migrateFrom, strategies), ...ownMigrations(strategies)];
   const events = new Listeners<PrincipalEvents>();
   const fresh = options.refreshPrincipal === undefined ? null : freshness(options.refreshPrincipal, {
     rehydrated: (e) => events.emit('rehydrated', e),
@@ -58,7 +62,17 @@ export function resolveSetup(options: PrincipalOptions): Setup {
     usesCookie: strategies.some((s) => s.carriers.includes('cookie')),
     events, fresh,
     direct: strategies.length === 1 && legacy.length === 0 && fresh === null,
+    devices: devicePolicy(options.devices),
+    sessionLimit: resolveSessionLimit(options.maxSessionsPerSubject, options.onSessionLimit),
   };
+}
+
+/** Sources a strategy brings itself (sessionCookie's `legacy`): only the first strategy issues, so only it may. */
+function ownMigrations(strategies: readonly StrategyImpl[]): StrategyImpl[] {
+  if (strategies.slice(1).some((s) => (s.migratesFrom?.length ?? 0) > 0)) {
+    throw configError('a sessionCookie with `legacy` must be the first strategy: old sessions move to the strategy that issues credentials');
+  }
+  return [...(strategies[0]?.migratesFrom ?? [])];
 }
 
 /** A cookie sent by another site's form is ambient authority, not intent. */

@@ -1,4 +1,7 @@
 import type { Request, Response } from 'express';
+import type { DeviceFacts } from './state/device';
+import type { SessionDirectory } from './state/session-repository';
+import type { LogMark } from './state/receipts';
 import type { Authenticated, CarrierKind, Identity, Issued, Presented, Principal, Strategy, StrategyName } from './types';
 
 /**
@@ -11,15 +14,19 @@ export interface StrategyImpl {
   readonly name: StrategyName;
   readonly carriers: readonly CarrierKind[];
   /**
-   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, never
-   * throws; an oversized or malformed value is refused by `authenticate`). `null`: none present.
+   * The credential this strategy reads on the request, read once per request (cheap: no crypto, no I/O, no
+   * AuthError; an oversized or malformed value is refused by `authenticate`). `null`: none present. Only a
+   * configuration error the request reveals (sessionCookie beside an express-session that shares its cookie or
+   * keys) is thrown: it reaches Express (500), like a bug.
    */
   find(req: Request): Presented | null;
   /** May answer synchronously (e.g. a cached token checked against local revocation state). */
   authenticate(req: Request, res: Response, presented: Presented): Authenticated | null | Promise<Authenticated | null>;
-  login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued>;
+  /** `facts`: what the session keeps of the device (principal({ devices })). */
+  login(req: Request, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued>;
   logout(req: Request, res: Response, current: Principal | null): Promise<void>;
-  revokeAll(subject: string): Promise<void>;
+  /** Resolves to where the revocation went in shared logs (what a receipt waits on). */
+  revokeAll(subject: string): Promise<readonly LogMark[] | void>;
   /** Rewrites roles/scopes/claims of a subject's live sessions (stateful strategies). */
   update(subject: string, patch: Partial<Omit<Identity, 'id'>>): Promise<number>;
   /**
@@ -27,6 +34,13 @@ export interface StrategyImpl {
    * with the same one share every session of a subject, so `principal()` asks one of them, not each.
    */
   readonly sessionState?: object;
+  /** Internal (sessions API): the sessions this strategy can list and end; strategies sharing one list it once. */
+  readonly sessions?: SessionDirectory;
+  /**
+   * Internal: credentials this strategy takes over (sessionCookie's `legacy`), as if listed in `migrateFrom`.
+   * Only the first strategy of `principal()` may bring them: users move to the strategy that issues.
+   */
+  readonly migratesFrom?: readonly StrategyImpl[];
   /** JWKS of the public verification keys (JWT strategies with asymmetric keys). */
   publicJwks?(): { keys: Record<string, unknown>[] };
   /**

@@ -32,8 +32,10 @@ export interface StoreInspector {
   rawGet(key: string): Promise<string | null>;
 }
 
+/** The optional logs a store can have (see `StateStore`). */
 export type StoreLogName = 'revocationLog' | 'invalidationLog';
 
+/** Options of `testStateStore()`: raw access to the backend, cleanup, and which optional parts to test. */
 export interface StoreContractOptions {
   /** Called at test time (clients are usually connected in `beforeAll`). */
   inspect?: () => StoreInspector;
@@ -54,7 +56,8 @@ export interface StoreContractOptions {
   timeoutMs?: number;
 }
 
-type MakeStore = (prefix: string) => StateStore | Promise<StateStore>;
+/** Makes the store under test on the given key prefix. */
+export type MakeStore = (prefix: string) => StateStore | Promise<StateStore>;
 
 /** What each group of tests is given. */
 interface Suite {

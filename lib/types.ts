@@ -1,25 +1,36 @@
 
 /** What the app hands to `req.auth.login()`. */
 export interface Identity {
+  /** The subject: becomes `sub` in tokens and `req.principal.id`. */
   id: string;
+  /** Role names, checked by `requireRole` / `requireAnyRole` (expanded by a `roleHierarchy`). @default [] */
   roles?: string[];
+  /** OAuth-style scopes, checked by `requireScope`. @default [] */
   scopes?: string[];
   /** App data; must be JSON-serialisable. */
   claims?: Record<string, unknown>;
 }
 
+/** Which strategy authenticated a request (`req.principal.strategy`, `Strategy.name`). */
 export type StrategyName = 'stateless-jwt' | 'stateful-jwt' | 'session-cookie';
 
 /** What every strategy attaches to `req.principal`: the same shape everywhere. */
 export interface Principal {
+  /** The subject (`Identity.id`). */
   readonly id: string;
+  /** Role names; empty when none. */
   readonly roles: readonly string[];
+  /** Scopes; empty when none. */
   readonly scopes: readonly string[];
+  /** The app data given at login (or mapped from a foreign token's claims). */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** The strategy that recognised the credential. */
   readonly strategy: StrategyName;
   /** `jti` (stateless) or the session id (stateful, session). */
   readonly sessionId: string | null;
+  /** When the credential was issued (`iat` for tokens). */
   readonly issuedAt: Date;
+  /** When the credential expires (`exp` for tokens, the session record's expiry for sessions). */
   readonly expiresAt: Date;
   /** When the user last proved who they are (password, passkey…). */
   readonly authenticatedAt: Date;
@@ -31,12 +42,17 @@ export interface Principal {
 export interface Issued {
   /** The bearer token, when the strategy issues one (JWT strategies); `null` for cookie sessions. */
   readonly token: string | null;
+  /** When the issued credential expires. */
   readonly expiresAt: Date;
+  /** The session id (stateful strategies) or `jti` (stateless); `null` when there is none. */
   readonly sessionId: string | null;
   /** Opaque refresh token, when refresh tokens are configured and the client is not a browser. */
   readonly refreshToken?: string;
+  /** The new session's handle in `req.auth.sessions()`, when the strategy keeps sessions server-side. */
+  readonly handle?: string;
 }
 
+/** Where a credential travels: the `Authorization: Bearer` header or a cookie. */
 export type CarrierKind = 'header' | 'cookie';
 
 /** Cookie options shared by every cookie carrier. */
@@ -58,11 +74,15 @@ export interface CookieOptions {
  * Methods reject with `StoreUnavailableError` when the backend cannot answer in time.
  */
 export interface StateStore {
+  /** `'redis'`: state shared by every instance; `'memory'`: this process only. */
   readonly kind: 'redis' | 'memory';
+  /** Prepended to every key the store writes. */
   readonly prefix: string;
+  /** The value under `key`, or `null` when missing or expired. */
   get(key: string): Promise<string | null>;
   /** Reads several keys in one round trip; missing keys come back as `null`. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
+  /** Writes `value` under `key`, expiring after `ttlMs`. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
    * For state several strategies share (a subject's revocation mark): keeps the larger of the held number and
@@ -75,16 +95,21 @@ export interface StateStore {
    * a role change written meanwhile.
    */
   swap(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Removes `key`; resolves whether or not it existed. */
   delete(key: string): Promise<void>;
+  /** Sets a new TTL on a live key; never creates a missing one. */
   touch(key: string, ttlMs: number): Promise<void>;
   /** Per-subject index: lets `revokeAll` find a subject's sessions without scanning the keyspace. */
   indexAdd(subject: string, member: string, ttlMs: number): Promise<void>;
+  /** The members of a subject's index (empty when none). */
   indexMembers(subject: string): Promise<string[]>;
+  /** Removes members from a subject's index. */
   indexRemove(subject: string, members: readonly string[]): Promise<void>;
   /** An append-only, trimmed log that instances follow to keep local revocation caches current (absent: direct lookups). */
   readonly revocationLog?: RevocationLog;
   /** A sibling log of session-record invalidations that keeps local record caches coherent (lib/state/record-cache.ts). */
   readonly invalidationLog?: RevocationLog;
+  /** Releases what the store owns (timers, its own connections); never the app's client. */
   close(): Promise<void>;
 }
 
@@ -93,12 +118,39 @@ export interface StateStore {
  * disconnected: it resumes from the last entry it saw, and is told when entries it never saw were trimmed.
  */
 export interface RevocationLog {
-  /** Appends one entry; resolves once the backend has it. `retainMs`: how long the log must keep it at least. */
-  append(fields: readonly string[], retainMs: number): Promise<void>;
-  /** Follows the log from its (trimmed) beginning on a dedicated connection. `blockMs`: longest wait per round. */
+  /**
+   * Appends one entry; resolves once the backend has it, to the entry's position when the backend can name one
+   * (what `applied` compares). `retainMs`: how long the log must keep it at least.
+   */
+  append(fields: readonly string[], retainMs: number): Promise<string | void>;
+  /**
+   * Follows the log from its (trimmed) beginning on a dedicated connection. `blockMs`: longest wait per round.
+   * A follower that can, records in the backend how far it has applied the log, with a heartbeat (for receipts).
+   */
   follow(listener: RevocationLogListener, blockMs: number): RevocationLogFollower;
+  /** How many live followers (a recent heartbeat) have applied the log up to `position`, of how many. Optional. */
+  applied?(position: string): Promise<{ applied: number; instances: number }>;
 }
 
+/**
+ * What a revocation (`revokeAll`, `sessions.revoke`, `logoutOthers`) can resolve to when asked: how many live
+ * instances had applied it, of how many, and how long that took. Instances that keep no local copy (they ask the
+ * store on every request) have nothing to apply and are not counted.
+ */
+export interface RevocationReceipt {
+  /** Sessions ended, when the strategy can count them (stateless tokens: null). */
+  readonly ended: number | null;
+  /** Live instances that have applied the revocation. */
+  readonly applied: number;
+  /** Live instances following the revocation log (a heartbeat within the last 30 s). */
+  readonly instances: number;
+  /** Milliseconds from the revocation until `applied` reached its value; null when no instance follows the log. */
+  readonly withinMs: number | null;
+  /** Every live instance has applied it. */
+  readonly complete: boolean;
+}
+
+/** What a `RevocationLog` follower reports to. */
 export interface RevocationLogListener {
   /** Entries in log order. */
   entries(batch: readonly (readonly string[])[]): void;
@@ -110,6 +162,7 @@ export interface RevocationLogListener {
   reset?(): void;
 }
 
+/** A running `RevocationLog.follow()` loop. */
 export interface RevocationLogFollower {
   /** Stops the loop and closes the follower's own connection (never the app's client). */
   close(): Promise<void>;
@@ -117,15 +170,36 @@ export interface RevocationLogFollower {
 
 /** The encrypted cookie-only "store": the session lives in the cookie itself. */
 export interface CookieStore {
+  /** Always `'cookie'`: tells it apart from a `StateStore`. */
   readonly kind: 'cookie';
+  /** Encrypts and authenticates `plaintext` with the current key. */
   seal(plaintext: string): string;
   /** Returns `null` for anything that does not decrypt with one of the keys. */
   open(sealed: string): string | null;
 }
 
+/** Any store a session can live in: server-side (`StateStore`) or in the cookie (`CookieStore`). */
 export type AnyStore = StateStore | CookieStore;
 
 /** A credential as found on the request: where it travelled, and its raw value. */
+/** One live session (a device) of a subject, as `auth.sessions.list()` and `req.auth.sessions()` show it. */
+export interface SessionInfo {
+  /** Names the session for `revoke`; derived one-way from its id, so it is never usable as a credential. */
+  readonly handle: string;
+  readonly strategy: StrategyName;
+  readonly createdAt: Date;
+  /** The last request seen, written at most once per `touchInterval` (like the idle slide). */
+  readonly lastSeenAt: Date;
+  readonly expiresAt: Date;
+  readonly authenticatedAt: Date;
+  /** "Chrome 131 on macOS", or null when not kept (`principal({ devices })`). */
+  readonly device: string | null;
+  /** The client address as kept: truncated (`203.0.113.0/24`), hashed (`h:…`), in full, or null. */
+  readonly address: string | null;
+  /** True on the session making the request (`req.auth.sessions()` only). */
+  readonly current: boolean;
+}
+
 export interface Presented {
   readonly carrier: CarrierKind;
   readonly value: string;
@@ -145,7 +219,10 @@ declare const strategyBrand: unique symbol;
  * `principal()`'s middleware, `req.auth` and its admin API.
  */
 export interface Strategy {
+  /** Which strategy this is. */
   readonly name: StrategyName;
+  /** Where it reads credentials from. */
   readonly carriers: readonly CarrierKind[];
+  /** @internal */
   readonly [strategyBrand]: true;
 }

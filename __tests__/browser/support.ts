@@ -39,8 +39,8 @@ function stop(server: Server): Promise<void> {
 export interface RunningExample {
   base: string;
   example: ExampleApp;
-  /** What the app received: path, method, and whether a Cookie header came with it. */
-  seen: { method: string; path: string; cookie: boolean; origin: string | undefined }[];
+  /** What the app received: path, method, whether a Cookie header came with it, and the status it answered. */
+  seen: { method: string; path: string; cookie: boolean; origin: string | undefined; status?: number }[];
   close(): Promise<void>;
 }
 
@@ -49,8 +49,11 @@ export async function startExample(env: ExampleEnv): Promise<RunningExample> {
   const example = await createExampleApp({ AUTH_SECRET: SECRET, AUTH_PREFIX: `ep-browser-${process.pid}-${Date.now()}:`, ...env });
   const seen: RunningExample['seen'] = [];
   const outer = express();
-  outer.use((req, _res, next) => {
-    seen.push({ method: req.method, path: req.path, cookie: typeof req.headers.cookie === 'string' && req.headers.cookie !== '', origin: req.headers.origin });
+  outer.use((req, res, next) => {
+    const entry: RunningExample['seen'][number] = { method: req.method, path: req.path, cookie: typeof req.headers.cookie === 'string' && req.headers.cookie !== '', origin: req.headers.origin };
+    seen.push(entry);
+    // Requests the browser makes by itself (a favicon) reach no page event: the status is recorded here.
+    res.on('finish', () => { entry.status = res.statusCode; });
     next();
   });
   outer.use(example.app);

@@ -1,5 +1,6 @@
 /**
- * `redis` and `connect-redis` are optional peer dependencies: an app that never calls redisStore() installs neither.
+ * `redis`, `connect-redis` and `pg` are optional peer dependencies: an app that never calls redisStore() or
+ * postgresStore() installs none of them.
  * The package is built into a temporary project whose node_modules holds only express and the package's own
  * dependencies (symlinked), so neither can be found from it; it is then loaded and serves real requests.
  */
@@ -13,7 +14,7 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
   dependencies: Record<string, string>;
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
 };
-const OPTIONAL = ['redis', 'connect-redis'];
+const OPTIONAL = ['redis', 'connect-redis', 'pg'];
 
 let project: string;
 
@@ -49,7 +50,7 @@ const check = `
   const ep = require('express-principal');
   const express = require('express');
   const secret = 'k8Jd02mXq9Lp3Zr7Tv5Wy1Ab4Cd6Ef8Gh0Ij2Kl';
-  const loadedOptional = () => Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](redis|@redis|connect-redis)[\\\\/]/.test(f));
+  const loadedOptional = () => Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](redis|@redis|connect-redis|pg|pg-pool)[\\\\/]/.test(f));
 
   async function roundTrip(strategy) {
     const app = express();
@@ -83,14 +84,14 @@ const check = `
   })().catch((err) => { console.error(err); process.exit(1); });
 `;
 
-test('redis and connect-redis are optional peer dependencies, not dependencies', () => {
+test('redis, connect-redis and pg are optional peer dependencies, not dependencies', () => {
   for (const name of OPTIONAL) {
     expect([name, manifest.dependencies[name]]).toEqual([name, undefined]);
     expect([name, manifest.peerDependenciesMeta[name]?.optional]).toEqual([name, true]);
   }
 });
 
-test("without redis or connect-redis installed, require('express-principal') loads and statelessJwt / statefulJwt(memory) serve requests", () => {
+test("without redis, connect-redis or pg installed, require('express-principal') loads and statelessJwt / statefulJwt(memory) serve requests", () => {
   const result = run(check);
   expect(result.absent).toEqual(OPTIONAL);
   expect(result.stateless).toEqual({ ok: [200, 'u1'], anon: [401, 'ERR_AUTH_REQUIRED'] });

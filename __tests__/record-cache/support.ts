@@ -125,7 +125,8 @@ export async function dataCommands(admin: AdminLike): Promise<number> {
   let total = 0;
   for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) {
     const name = m[1] as string;
-    if (/^(xread|xinfo|info|client|hello|ping|select)/.test(name)) continue;
+    // The followers' own traffic: XREAD/XINFO, and their heartbeat (HSET + EXPIRE on the log's `applied` hash).
+    if (/^(xread|xinfo|info|client|hello|ping|select|hset|expire)$/.test(name)) continue;
     total += Number(m[2]);
   }
   return total;

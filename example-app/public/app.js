@@ -31,18 +31,30 @@ function showCookieJar() {
   }
 }
 
-function showLoggedOut(message) {
+/** Shows an outcome in a message element: `kind` is 'success' or 'error', and sets how it looks. */
+function say(id, text, kind) {
+  const el = $(id);
+  el.textContent = text;
+  el.className = kind;
+  el.hidden = text === '';
+}
+
+function showLoggedOut(message, kind) {
   $('principal-panel').hidden = true;
   $('login-panel').hidden = false;
   $('cookie-flags').textContent = '(log in to see them)';
-  if (message) { $('login-error').textContent = message; $('login-error').hidden = false; }
+  say('login-error', kind === 'error' ? message : '', 'error');
+  say('login-notice', kind === 'success' ? message : '', 'success');
   document.body.dataset.state = 'logged-out';
   showCookieJar();
 }
 
-async function loadMe() {
-  const { status, data } = await api('GET', '/api/me');
-  if (status !== 200) { showLoggedOut(status === 401 ? '' : `GET /api/me answered ${status} ${data && data.code}`); return; }
+// GET /api/session answers 200 with `principal: null` when nobody is logged in (no error to log for a visitor);
+// the "Reload /api/me" button asks the guarded route, which answers 401 once the session has ended.
+async function loadMe(path = '/api/session') {
+  const { status, data } = await api('GET', path);
+  if (status === 401 || (status === 200 && data.principal === null)) { showLoggedOut(''); return; }
+  if (status !== 200) { showLoggedOut(`GET ${path} answered ${status} ${data && data.code}`, 'error'); return; }
   const p = data.principal;
   $('p-id').textContent = p.id;
   $('p-strategy').textContent = p.strategy;
@@ -56,7 +68,8 @@ async function loadMe() {
   $('p-carrier').textContent = p.carrier === 'cookie' ? `cookie "${settings.cookieName}" (HttpOnly)` : 'Authorization: Bearer header';
   $('cookie-flags').textContent = data.cookie ? data.cookie.attributes.join('; ') : '(issued before this server started showing it)';
   $('login-panel').hidden = true;
-  $('login-error').hidden = true;
+  say('login-error', '', 'error');
+  say('login-notice', '', 'success');
   $('principal-panel').hidden = false;
   document.body.dataset.state = 'logged-in';
   document.body.dataset.roles = p.roles.join(',');
@@ -82,29 +95,30 @@ async function init() {
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const { status, data } = await api('POST', '/login', { username: $('username').value, password: $('password').value });
-    if (status !== 200) { $('login-error').textContent = (data && data.title) || `login failed (${status})`; $('login-error').hidden = false; return; }
+    say('login-notice', '', 'success');
+    if (status !== 200) { say('login-error', (data && data.title) || `login failed (${status})`, 'error'); return; }
     $('password').value = '';
     await loadMe();
   });
   $('logout-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const { status, data } = await api('POST', '/logout');
-    if (status !== 204) { $('action-result').textContent = `logout answered ${status} ${data && data.code}`; return; }
-    $('action-result').textContent = '';
+    if (status !== 204) { say('action-result', `logout answered ${status} ${data && data.code}`, 'error'); return; }
+    say('action-result', '', 'success');
     showLoggedOut('');
   });
-  $('refresh-button').addEventListener('click', () => loadMe());
+  $('refresh-button').addEventListener('click', () => loadMe('/api/me'));
   $('demote-button').addEventListener('click', async () => {
     const { status, data } = await api('POST', '/api/demote');
-    $('action-result').textContent = status === 200
-      ? `demoted by ${data.method} (${data.changed} session(s) changed); this panel is the next request:`
-      : `demote answered ${status} ${data && data.code}`;
+    if (status === 200) say('action-result', `demoted by ${data.method} (${data.changed} session(s) changed); this panel is the next request:`, 'success');
+    else say('action-result', `demote answered ${status} ${data && data.code}`, 'error');
     await loadMe();
   });
   $('logout-everywhere-button').addEventListener('click', async () => {
     const { status, data } = await api('POST', '/api/logout-everywhere');
-    if (status !== 200) { $('action-result').textContent = `log out everywhere answered ${status}: ${data && data.title}`; return; }
-    showLoggedOut('Logged out everywhere: every session of this user was revoked.');
+    if (status !== 200) { say('action-result', `log out everywhere answered ${status}: ${data && data.title}`, 'error'); return; }
+    say('action-result', '', 'success');
+    showLoggedOut('Logged out everywhere: every session of this user was revoked.', 'success');
   });
   await loadMe();
 }

@@ -89,7 +89,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     get currentKid() { return keys[0]?.kid ?? ''; },
     rotate() {
       // Keep the previous key for verification: tokens it signed stay valid until they expire.
-      keys = [newKey(), ...keys.slice(0, 2).map(({ kid, algorithm, publicKey }) => ({ kid, algorithm, publicKey } as JwtKey))];
+      keys = [newKey(), ...keys.slice(0, 2).map(({ kid, algorithm, publicKey }): JwtKey => ({ kid, algorithm, publicKey }))];
       retired.push(auth);
       auth = build();
       return keys[0]?.kid ?? '';

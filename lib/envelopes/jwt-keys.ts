@@ -2,27 +2,36 @@ import { createPrivateKey, createPublicKey, createSecretKey, KeyObject } from 'n
 import { configError } from '../errors';
 import { isWeakSecret } from './secrets';
 
+/** The JWS algorithms express-principal signs and verifies with (never `none`). */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
   | 'PS256' | 'PS384' | 'PS512'
   | 'ES256' | 'ES384' | 'ES512';
 
+/** A key as PEM text, raw bytes (HMAC secrets) or a `KeyObject`. */
 export type KeyInput = string | Buffer | KeyObject;
 
 /** One entry of a `keys` list: the first entry with a private key (or secret) signs; every entry verifies. */
 export interface JwtKey {
+  /** The key id, written to the token header and matched when verifying. */
   kid: string;
+  /** Pinned algorithm. @default the one that fits the key */
   algorithm?: JwtAlgorithm;
+  /** HMAC secret, at least 32 bytes. */
   secret?: KeyInput;
+  /** Private key (RSA, RSA-PSS or EC): signs, and verifies through its public half. */
   privateKey?: KeyInput;
+  /** Public key only: verifies tokens signed elsewhere. */
   publicKey?: KeyInput;
 }
 
 export interface JwtKeyOptions {
   /** HMAC secret, at least 32 bytes. */
   secret?: KeyInput;
+  /** Private key (RSA, RSA-PSS or EC) that signs; its public half verifies. */
   privateKey?: KeyInput;
+  /** Public key only: verifies tokens another service signs. */
   publicKey?: KeyInput;
   /** Pinned algorithms. @default the one that fits the key (HS256, RS256, PS256, ES256/384/512) */
   algorithms?: JwtAlgorithm[];

@@ -3,6 +3,7 @@ import type { CookieStore } from '../types';
 import { checkSecrets } from './secrets';
 import { seal, unseal } from './seal';
 
+/** Options of `cookieStore()`. */
 export interface CookieStoreOptions {
   /** Encryption secret(s), each ≥ 32 bytes; the first encrypts, all decrypt (rotation). */
   secret: string | string[];

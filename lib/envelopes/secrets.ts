@@ -32,3 +32,25 @@ export function checkSecrets(input: string | string[] | undefined, field: string
   }
   return [...list];
 }
+
+/** Stable `code` of the warning emitted when sessionCookie accepts an express-session app's secrets (`legacy`). */
+export const LEGACY_SECRET_WARNING = 'EXPRESS_PRINCIPAL_LEGACY_SECRET';
+
+/**
+ * An express-session app's secrets, kept only to verify the cookies it signed: any length (express-session had
+ * no minimum), never used to sign. One warning per strategy says so, and how many are weak.
+ */
+export function checkLegacySecrets(input: string | string[] | undefined, field: string): string[] {
+  const list = typeof input === 'string' ? [input] : input;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw configError(`${field} is required: the \`secret\` (string or list) of the express-session app whose sessions you are moving`);
+  }
+  const weak = list.filter((s) => Buffer.byteLength(s) < 32 || isWeakSecret(s)).length;
+  process.emitWarning(
+    `express-principal: ${list.length} legacy express-session secret(s) accepted for verifying old cookies only (never for signing)`
+      + (weak > 0 ? `; ${weak} of them weak (shorter than 32 bytes or well known), so anyone who guesses one can forge an old cookie` : '')
+      + '. Remove `legacy` once your users have moved (at most the old cookies\' lifetime).',
+    { type: 'ExpressPrincipalWarning', code: LEGACY_SECRET_WARNING },
+  );
+  return [...list];
+}

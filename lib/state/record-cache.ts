@@ -4,6 +4,7 @@ import type { RevocationLog, RevocationLogFollower, StateStore } from '../types'
 import { configError } from '../errors';
 import { toMs } from '../duration';
 import { Lru } from '../cache/lru';
+import { markOf, type LogMark } from './receipts';
 
 /**
  * A bounded local cache of session records (statefulJwt, sessionCookie on a server-side store), kept coherent
@@ -56,7 +57,8 @@ export interface RecordCache<V> {
   begin(): number;
   put(key: string, value: V, since: number): void;
   /** Drops the keys here and tells every other instance; resolves once the invalidation is in the log. */
-  invalidate(keys: readonly string[]): Promise<void>;
+  /** Resolves to where the invalidation went in the shared log, if it went to one. */
+  invalidate(keys: readonly string[]): Promise<LogMark[]>;
   /** Drops the keys here only (another cache of this process has told everyone else). */
   forget(keys: readonly string[]): void;
   /** Drops the key here only. */
@@ -117,12 +119,13 @@ class LocalCache<V> implements RecordCache<V> {
     this.generation += 1;
     for (const key of keys) this.lru.delete(key);
   }
-  async invalidate(keys: readonly string[]): Promise<void> {
+  async invalidate(keys: readonly string[]): Promise<LogMark[]> {
     // A read of this instance still in flight may carry the old value: it must not be cached.
     this.generation += 1;
     for (const key of keys) this.lru.delete(key);
-    if (this.store === null) return;
+    if (this.store === null) return [];
     for (const peer of localPeers.get(this.store) ?? []) if (peer !== (this as LocalCache<unknown>)) peer.remote(keys);
+    return [];
   }
   async close(): Promise<void> {
     this.lru.clear();
@@ -183,14 +186,14 @@ class LoggedCache<V> extends LocalCache<V> {
     if (this.fresh()) super.put(key, value, since);
   }
 
-  override async invalidate(keys: readonly string[]): Promise<void> {
+  override async invalidate(keys: readonly string[]): Promise<LogMark[]> {
     this.generation += 1;
     for (const key of keys) this.lru.delete(key);
-    if (keys.length === 0) return;
+    if (keys.length === 0) return [];
     if (this.follower === null) this.start();
     const fields = ['o', this.origin];
     for (const key of keys) fields.push('d', key);
-    await this.log.append(fields, RETAIN_MS);
+    return markOf(this.log, await this.log.append(fields, RETAIN_MS));
   }
 
   override async close(): Promise<void> {

@@ -9,6 +9,11 @@ import { parseRecord, type SessionRecord } from './session-record';
 export interface RecordLayout {
   readonly strategy: StrategyName;
   readonly prefix: string;
+  /**
+   * False for records that hold no identity of their own (a refresh-token family: its tokens carry the snapshot),
+   * which `update` leaves as they are. @default true
+   */
+  readonly patchable?: boolean;
   /** The record, and whatever else the stored value holds (kept as it is when the record is rewritten). */
   decode(raw: string): Decoded;
   encode(record: SessionRecord, rest: Readonly<Record<string, unknown>> | null): string;
@@ -45,10 +50,24 @@ export const EXPRESS_SESSION_LAYOUT: RecordLayout = {
 };
 
 /**
- * Every layout a repository must reach: the two presets', and any a composed strategy brings (`registerLayout`).
+ * statelessJwt's refresh-token families (one per login: a device), as JSON: the record's deadlines are the
+ * family's (`issuedAt` its birth, `lastSeen` its last rotation, `idleMs` the refresh ttl, no absolute limit) and
+ * its identity is empty (each token carries the snapshot it was issued with); `device` sits beside the record.
+ * Known to every repository from the start, so a process without refresh tokens never prunes a family from an index.
+ */
+export const FAMILY_LAYOUT: RecordLayout = {
+  strategy: 'stateless-jwt',
+  prefix: 'rt:fam:',
+  patchable: false,
+  decode: (raw) => ({ record: parseRecord(raw), rest: null }),
+  encode: (record) => JSON.stringify(record),
+};
+
+/**
+ * Every layout a repository must reach: the presets', and any a composed strategy brings (`registerLayout`).
  * A subject's sessions may be in any of them, so revokeAll and update look in each.
  */
-const layouts: RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT];
+const layouts: RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT, FAMILY_LAYOUT];
 
 /** Makes a composed strategy's layout known to every repository; its prefix must not overlap another's. */
 export function registerLayout(layout: RecordLayout): void {
@@ -68,4 +87,9 @@ export function recordKeys(sid: string): string[] {
 
 export function layoutOfKey(key: string): RecordLayout | undefined {
   return layouts.find((layout) => key.startsWith(layout.prefix));
+}
+
+/** The layout a strategy writes its records in (the first registered for that name). */
+export function layoutOfStrategy(strategy: StrategyName): RecordLayout | undefined {
+  return layouts.find((layout) => layout.strategy === strategy);
 }

@@ -3,6 +3,7 @@ import type { RevocationLog, RevocationLogFollower, StateStore } from '../types'
 import { configError } from '../errors';
 import { toMs } from '../duration';
 import { CLEAR, REVOKED, RevocationCache } from './revocation-cache';
+import { markOf, type LogMark } from './receipts';
 
 /**
  * Revocation for credentials that carry their own state (stateless JWT, encrypted cookie):
@@ -16,8 +17,9 @@ export interface Revocation {
    * no await), or a promise when the store must be asked.
    */
   check(subject: string, jti: string | null, issuedAtMs: number): boolean | Promise<boolean>;
-  revoke(jti: string, expiresAtMs: number): Promise<void>;
-  revokeAll(subject: string, maxLifetimeMs: number): Promise<void>;
+  /** Resolves to where the revocation went in the shared log (none: every instance reads the store itself). */
+  revoke(jti: string, expiresAtMs: number): Promise<LogMark[]>;
+  revokeAll(subject: string, maxLifetimeMs: number): Promise<LogMark[]>;
   close(): Promise<void>;
 }
 
@@ -68,11 +70,13 @@ export function storeRevocation(store: StateStore): Revocation {
     async revoke(jti, expiresAtMs) {
       const ttl = expiresAtMs - Date.now();
       if (ttl > 0) await store.set(jtiKey(jti), '1', ttl);
+      return [];
     },
     async revokeAll(subject, maxLifetimeMs) {
       const now = Date.now();
       await store.setMax(subjectKey(subject), now, maxLifetimeMs);
       await pastMillisecond(now);
+      return [];
     },
     async close() {},
   };
@@ -150,22 +154,24 @@ export function syncedRevocation(store: StateStore, log: RevocationLog, options:
     async revoke(jti, expiresAtMs) {
       if (follower === null) start();
       const ttl = expiresAtMs - Date.now();
-      if (ttl <= 0) return;
+      if (ttl <= 0) return [];
       cache.addJti(jti, expiresAtMs); // this instance refuses it at once, even if the writes below fail
-      await Promise.all([
+      const [, position] = await Promise.all([
         store.set(jtiKey(jti), '1', ttl),
         log.append(['j', jti, 'e', String(expiresAtMs)], retainMs),
       ]);
+      return markOf(log, position);
     },
     async revokeAll(subject, lifetimeMs) {
       if (follower === null) start();
       const now = Date.now();
       cache.addSubject(subject, now, lifetimeMs);
-      await Promise.all([
+      const [, position] = await Promise.all([
         store.setMax(subjectKey(subject), now, lifetimeMs),
         log.append(['s', subject, 'b', String(now), 'r', String(lifetimeMs)], Math.max(retainMs, lifetimeMs)),
       ]);
       await pastMillisecond(now);
+      return markOf(log, position);
     },
     async close() {
       closed = true;

@@ -3,6 +3,7 @@ import { configError, CredentialExpiredError, InvalidCredentialError } from '../
 import { toMs } from '../duration';
 import { sanitizeIdentity, type MappedIdentity } from '../claims';
 import { makePrincipal } from '../principal-of';
+import type { DeviceFacts } from './device';
 
 /** What a stateful session holds, wherever it is kept (store or encrypted cookie). */
 export interface SessionRecord {
@@ -17,6 +18,9 @@ export interface SessionRecord {
   absExp: number;
   lastSeen: number;
   idleMs: number;
+  /** What the login's device was ("Chrome 131 on macOS") and where from (as `principal({ devices })` keeps it). */
+  device?: string | null;
+  address?: string | null;
 }
 
 /** Idle and absolute timeouts, enforced server-side from the record, whatever the cookie says. */
@@ -44,13 +48,16 @@ export function resolveTimeouts(options: SessionTimeouts): ResolvedTimeouts {
   return { idleMs: Math.min(idleMs, absoluteMs), absoluteMs, touchMs };
 }
 
-export function newRecord(identity: Identity, timeouts: ResolvedTimeouts, authAt: number): SessionRecord {
+export function newRecord(identity: Identity, timeouts: ResolvedTimeouts, authAt: number, facts?: DeviceFacts): SessionRecord {
   const id = sanitizeIdentity(identity);
   const now = Date.now();
-  return {
+  const record: SessionRecord = {
     id: id.id, roles: [...id.roles], scopes: [...id.scopes], claims: { ...id.claims },
     issuedAt: now, authAt, loadedAt: now, absExp: now + timeouts.absoluteMs, lastSeen: now, idleMs: timeouts.idleMs,
   };
+  if (facts?.device) record.device = facts.device;
+  if (facts?.address) record.address = facts.address;
+  return record;
 }
 
 /** Milliseconds the record may still live: the earlier of the idle and absolute deadlines. */

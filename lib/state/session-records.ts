@@ -6,6 +6,8 @@ import { registerLayout, type Decoded, type RecordLayout } from './record-layout
 import { parsedRecords } from './parsed-records';
 import { createRecordCache, type RecordCacheSetting } from './record-cache';
 import { sessionRepository, type SessionRepository } from './session-repository';
+import type { DeviceFacts } from './device';
+import type { LogMark } from './receipts';
 
 /** Whether the record already carries these roles, scopes and claims. */
 function holds(record: SessionRecord, patch: Required<Omit<Identity, 'id'>>): boolean {
@@ -101,8 +103,8 @@ export class SessionRecords {
   }
 
   /** Writes a new session (a new random id: no fixation) and indexes it under its subject. */
-  async create(identity: Identity, authAtMs: number, rest: Readonly<Record<string, unknown>> | null = null): Promise<{ sid: string; record: SessionRecord }> {
-    const record = newRecord(identity, this.options.timeouts, authAtMs);
+  async create(identity: Identity, authAtMs: number, rest: Readonly<Record<string, unknown>> | null = null, facts?: DeviceFacts): Promise<{ sid: string; record: SessionRecord }> {
+    const record = newRecord(identity, this.options.timeouts, authAtMs, facts);
     const sid = randomBytes(this.options.sidBytes).toString('base64url');
     const key = this.key(sid);
     try {
@@ -116,7 +118,7 @@ export class SessionRecords {
     return { sid, record };
   }
 
-  destroy(sid: string, subject: string | null): Promise<void> {
+  destroy(sid: string, subject: string | null): Promise<LogMark[]> {
     return this.repository.destroy(this.key(sid), subject, sid);
   }
 

@@ -1,8 +1,10 @@
-import type { Identity, StateStore } from '../types';
+import { createHash } from 'node:crypto';
+import type { Identity, Principal, SessionInfo, StateStore, StrategyName } from '../types';
 import { InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { patchRecord, remainingMs, type SessionRecord } from './session-record';
-import { layoutOfKey, recordKeys, type Decoded } from './record-layout';
+import { FAMILY_LAYOUT, layoutOfKey, layoutOfStrategy, recordKeys, type Decoded, type RecordLayout } from './record-layout';
 import type { RecordCache } from './record-cache';
+import type { LogMark } from './receipts';
 
 type Patch = Partial<Omit<Identity, 'id'>>;
 
@@ -15,6 +17,19 @@ interface ConnectionSignals {
   on(event: 'connect' | 'disconnect', listener: () => void): unknown;
 }
 type SignallingStore = StateStore & { sessionStore?(): ConnectionSignals };
+
+/** What the sessions API (lib/sessions.ts) asks of a strategy's server-side state. */
+export interface SessionDirectory {
+  list(subject: string): Promise<ListedSession[]>;
+  /** The handle of the session a principal stands for, or null when it is not one of this directory's. */
+  handleOf(principal: Principal): string | null;
+  revokeHandle(subject: string, handle: string): Promise<Revoked | null>;
+}
+
+/** A session ended, and where its end went in the shared logs (for receipts). */
+export interface Revoked extends ListedSession {
+  readonly marks: readonly LogMark[];
+}
 
 /** Attempts of a read–modify–compare-and-set before the writer gives up (another writer kept winning). */
 const REWRITE_ATTEMPTS = 5;
@@ -51,13 +66,14 @@ export class SessionRepository {
    * Tells every local record cache, and through the first one every other instance, that these records changed
    * or are gone. Resolves once the invalidation is in the shared log.
    */
-  async announce(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return;
-    let told = false;
+  async announce(keys: readonly string[]): Promise<LogMark[]> {
+    if (keys.length === 0) return [];
+    let marks: LogMark[] | null = null;
     for (const cache of this.caches) {
-      if (told) cache.forget(keys);
-      else { told = true; await cache.invalidate(keys); }
+      if (marks !== null) cache.forget(keys);
+      else marks = await cache.invalidate(keys);
     }
+    return marks ?? [];
   }
 
   async write(key: string, record: SessionRecord, value: string): Promise<boolean> {
@@ -81,25 +97,66 @@ export class SessionRepository {
   }
 
   /** Ends one session: announced before the delete too, so a failed announcement deletes nothing and a retry still finds it. */
-  async destroy(key: string, subject: string | null, sid: string): Promise<void> {
+  async destroy(key: string, subject: string | null, sid: string): Promise<LogMark[]> {
     await this.announce([key]);
     await this.store.delete(key);
-    await this.announce([key]);
+    const marks = await this.announce([key]);
     if (subject !== null) await this.store.indexRemove(subject, [sid]);
+    return marks;
   }
 
   /** "Log out everywhere": every session of the subject, whatever strategy wrote it. Resolves to how many were live. */
-  async revokeAll(subject: string): Promise<number> {
+  async revokeAll(subject: string): Promise<{ live: number; marks: LogMark[] }> {
     const members = await this.store.indexMembers(subject);
     const keys = members.flatMap(recordKeys);
-    if (keys.length === 0) return 0;
+    if (keys.length === 0) return { live: 0, marks: [] };
     const live = await this.liveKeys(keys);
     await this.announce(keys);
     await Promise.all(keys.map((key) => this.store.delete(key)));
-    await this.announce(keys);
+    const marks = await this.announce(keys);
     await this.store.indexRemove(subject, members);
-    return live.length;
+    return { live: live.length, marks };
   }
+
+  /**
+   * Every live session of the subject, whatever layout holds it, oldest first, in one read of the index and one
+   * of the records. A record that does not decode, names another subject or is past its deadlines is not listed.
+   */
+  async list(subject: string): Promise<ListedSession[]> {
+    const members = await this.store.indexMembers(subject);
+    const keys = members.flatMap(recordKeys);
+    if (keys.length === 0) return [];
+    const values = await this.store.getMany(keys);
+    const now = Date.now();
+    const found: ListedSession[] = [];
+    keys.forEach((key, i) => {
+      const raw = values[i];
+      const layout = layoutOfKey(key);
+      if (raw === null || raw === undefined || layout === undefined) return;
+      let decoded: Decoded;
+      try { decoded = layout.decode(raw); } catch { return; }
+      const { record } = decoded;
+      if (record.id !== subject || remainingMs(record, now) <= 0) return;
+      found.push({ ...decoded, key, layout, sid: key.slice(layout.prefix.length), info: describe(key, layout.strategy, record) });
+    });
+    return found.sort((a, b) => a.info.createdAt.getTime() - b.info.createdAt.getTime());
+  }
+
+  /**
+   * The sessions API's view of the stored sessions (statefulJwt, sessionCookie, composed points): every layout but
+   * refresh-token families, which their strategy lists itself (ending one also denies its access tokens).
+   */
+  readonly directory: SessionDirectory = {
+    list: async (subject) => (await this.list(subject)).filter((s) => s.layout !== FAMILY_LAYOUT),
+    handleOf: (who) => {
+      const layout = layoutOfStrategy(who.strategy);
+      return layout === undefined || layout === FAMILY_LAYOUT || who.sessionId === null ? null : sessionHandle(layout.prefix + who.sessionId);
+    },
+    revokeHandle: async (subject, handle) => {
+      const found = (await this.directory.list(subject)).find((s) => s.info.handle === handle);
+      return found === undefined ? null : { ...found, marks: await this.destroy(found.key, subject, found.sid) };
+    },
+  };
 
   private async liveKeys(keys: readonly string[]): Promise<string[]> {
     if (keys.length === 0) return [];
@@ -109,7 +166,7 @@ export class SessionRepository {
 
   /** Changes roles/scopes/claims of every live session of the subject; resolves to how many changed. */
   async update(subject: string, patch: Patch): Promise<number> {
-    const keys = (await this.store.indexMembers(subject)).flatMap(recordKeys);
+    const keys = (await this.store.indexMembers(subject)).flatMap(recordKeys).filter((key) => layoutOfKey(key)?.patchable !== false);
     const changed: string[] = [];
     for (const key of keys) {
       const done = await this.rewrite(key, (decoded) => (decoded.record.id === subject ? patchRecord(decoded.record, patch) : null));
@@ -141,6 +198,32 @@ export class SessionRepository {
     }
     throw new StoreUnavailableError(new Error(`session record ${key} kept changing during ${REWRITE_ATTEMPTS} rewrites`));
   }
+}
+
+/** A live session of a subject as the repository holds it: its key, id (the index member), layout and record. */
+export interface ListedSession extends Decoded {
+  readonly key: string;
+  readonly sid: string;
+  readonly layout: RecordLayout;
+  /** As the sessions API shows it. */
+  readonly info: SessionInfo;
+}
+
+/**
+ * The handle of a record key: one-way (knowing it reveals no session id, so it authenticates nothing) and
+ * stable, so a list read on one instance can be acted on through another.
+ */
+export function sessionHandle(key: string): string {
+  return createHash('sha256').update('express-principal session handle\0').update(key).digest('base64url').slice(0, 22);
+}
+
+function describe(key: string, strategy: StrategyName, record: SessionRecord): SessionInfo {
+  return Object.freeze({
+    handle: sessionHandle(key), strategy,
+    createdAt: new Date(record.issuedAt), lastSeenAt: new Date(record.lastSeen),
+    expiresAt: new Date(Math.min(record.absExp, record.lastSeen + record.idleMs)), authenticatedAt: new Date(record.authAt),
+    device: record.device ?? null, address: record.address ?? null, current: false,
+  });
 }
 
 const repositories = new WeakMap<StateStore, SessionRepository>();

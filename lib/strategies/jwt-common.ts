@@ -25,7 +25,10 @@ export interface JwtCommonOptions extends JwtKeyOptions {
    */
   typ?: TypSetting;
   /** Verified-token cache (LRU, never past `exp`); `false` turns it off. @default { max: 1000 } */
-  cache?: boolean | { max: number };
+  cache?: boolean | {
+    /** Most tokens held. */
+    max: number;
+  };
 }
 
 /** Values of the `typ` option. */

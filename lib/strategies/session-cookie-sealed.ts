@@ -109,7 +109,7 @@ export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
     logout,
     async revokeAll(subject) {
       if (!revocation) throw new NotSupportedError('revokeAll with cookieStore needs sessionCookie({ revocation: redisStore(...) })');
-      await revocation.revokeAll(subject, timeouts.absoluteMs);
+      return revocation.revokeAll(subject, timeouts.absoluteMs);
     },
     /** refreshPrincipal: re-seals the cookie with the freshly loaded data (loadedAt = now). */
     async rehydrate(req, res, _current, identity) {

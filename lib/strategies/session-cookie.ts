@@ -13,7 +13,11 @@ import { EXPRESS_SESSION_LAYOUT } from '../state/record-layout';
 import { storedSession, type SessionCarrier } from './stored-session';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { checkOptions } from '../option-keys';
+import { legacySessions, resolveLegacy, type LegacySessionOptions } from './express-session-legacy';
+import { ownSessionPrefix } from '../state/foreign-sessions';
+import { refuseExpressSessionClash, type SessionNamespace } from '../carriers/express-session-clash';
 
+/** Options of `sessionCookie()`: the store, the cookie, its signing secrets and the session timeouts. */
 export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning {
   /** `redisStore()` / `memoryStore()` (express-session underneath) or `cookieStore()` (encrypted cookie only). */
   store: AnyStore;
@@ -31,6 +35,14 @@ export interface SessionCookieOptions extends SessionTimeouts, RevocationTuning 
    * role change or delete made through another instance is seen within `maxStaleness`. @default false
    */
   recordCache?: RecordCacheSetting;
+  /**
+   * The sessions an express-session + connect-redis app wrote before moving here (same Redis, redisStore only):
+   * a user who comes back with the old cookie is logged in as `identify` says, moved to a new session and cookie
+   * on that request, and the old record is deleted. See docs/guides/from-express-session.md.
+   * @example
+   * legacy: { secret: process.env.OLD_SESSION_SECRET, identify: (sess) => (typeof sess.userId === 'string' ? { id: sess.userId } : null) }
+   */
+  legacy?: LegacySessionOptions;
 }
 
 /** express-session's `cookie` field of a session, so an express-session app reading this record finds what it expects. */
@@ -54,6 +66,9 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
   if (isCookieStore(options?.store) && options.recordCache !== undefined && options.recordCache !== false) {
     throw configError('`recordCache` is for server-side stores (redisStore, memoryStore); a cookieStore session needs no lookup');
   }
+  if (isCookieStore(options?.store) && options.legacy !== undefined) {
+    throw configError('`legacy` moves sessions from an express-session app\'s Redis: use redisStore({ client }) as `store`, not cookieStore');
+  }
   if (isCookieStore(options?.store)) return asStrategy(sealedSessionCookie({ ...options, cookie: cookieOptions, store: options.store }));
   if (!isStateStore(options?.store)) throw configError('sessionCookie needs `store`: redisStore({ client }), memoryStore() or cookieStore({ secret })');
   if (options.revocation !== undefined) throw configError('`revocation` is only for cookieStore; server-side sessions are revoked by deleting them');
@@ -63,8 +78,9 @@ export function sessionCookie(options: SessionCookieOptions): Strategy {
 function storedSessionCookie(options: SessionCookieOptions, store: StateStore, cookie: ResolvedCookie): StrategyImpl {
   const timeouts = resolveTimeouts(options);
   const envelope = new SignedSessionIdEnvelope(checkSecrets(options.secret, 'sessionCookie secret'), (sid) => EXPRESS_SESSION_LAYOUT.prefix + sid);
-  return storedSession({
-    name: 'session-cookie', carrier: sessionIdCookie(cookie), store, layout: EXPRESS_SESSION_LAYOUT, timeouts, recordCache: options.recordCache,
+  const namespace = sessionNamespace(options.legacy, store, cookie);
+  const impl = storedSession({
+    name: 'session-cookie', carrier: sessionIdCookie(cookie, namespace), store, layout: EXPRESS_SESSION_LAYOUT, timeouts, recordCache: options.recordCache,
     // express-session's session ids are 24 random bytes.
     sidBytes: 24,
     envelope: {
@@ -77,13 +93,29 @@ function storedSessionCookie(options: SessionCookieOptions, store: StateStore, c
     },
     extra: () => ({ cookie: sessionCookieField(cookie, timeouts) }),
   });
+  return options.legacy === undefined ? impl : { ...impl, migratesFrom: [legacySessions(options.legacy, store)] };
 }
 
-function sessionIdCookie(cookie: ResolvedCookie): SessionCarrier {
+/** The cookie names and record prefixes this strategy owns; `legacy` must not share them (checked once, here). */
+function sessionNamespace(legacy: LegacySessionOptions | undefined, store: StateStore, cookie: ResolvedCookie): SessionNamespace {
+  const own = ownSessionPrefix(store);
+  if (legacy === undefined) return { cookies: [cookie.name], prefixes: own === null ? [] : [own] };
+  const old = resolveLegacy(legacy);
+  if (old.cookie === cookie.name) {
+    throw configError(`\`legacy.cookie\` '${old.cookie}' is also the new session cookie: give the new one its own \`cookie.name\` (the default is '${cookie.secure ? '__Host-sid' : 'sid'}')`);
+  }
+  if (own !== null && (own.startsWith(old.prefix) || old.prefix.startsWith(own))) {
+    throw configError(`\`legacy.prefix\` '${old.prefix}' overlaps the new records' '${own}': give redisStore() its own \`prefix\` (default 'ep:')`);
+  }
+  return { cookies: [cookie.name, old.cookie], prefixes: own === null ? [old.prefix] : [own, old.prefix] };
+}
+
+function sessionIdCookie(cookie: ResolvedCookie, namespace: SessionNamespace): SessionCarrier {
   const warnInsecure = insecureCookieWarning(cookie);
   return {
     kinds: ['cookie'],
     find(req) {
+      refuseExpressSessionClash(req, namespace);
       const value = readCookie(req, cookie, Infinity);
       return value === null ? null : { value, carrier: 'cookie' };
     },

@@ -11,6 +11,7 @@ import { jwtParts, type JwtCommonOptions } from './jwt-common';
 import { storedSession, type SessionCarrier, type SessionEnvelope, type SessionRef } from './stored-session';
 import { checkOptions } from '../option-keys';
 
+/** Options of `statefulJwt()`: the JWT options, the session timeouts and the store of session records. */
 export interface StatefulJwtOptions extends JwtCommonOptions, SessionTimeouts {
   /** Where session records live: `redisStore()` or `memoryStore()`. */
   store: StateStore;

@@ -15,6 +15,8 @@ import { FOREIGN_ACCESS_TYP, jwksKeySource, type JwksVerifierOptions } from '../
 import { loginAuthTime } from '../auth-time';
 import { checkOptions } from '../option-keys';
 import { AccessTokens } from './access-tokens';
+import { familyHandle } from '../state/refresh-families';
+import type { DeviceFacts } from '../state/device';
 
 export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
@@ -66,17 +68,18 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
   const parts: Parts = { carrier, envelope, tokens, revocation, refresh, clockToleranceMs };
   return asStrategy({
     name: 'stateless-jwt',
+    sessions: refresh?.directory((who) => tokens.familyOf(who)),
     carriers: carrier.kinds,
     find: (req) => carrier.find(req),
     authenticate: (_req, _res, presented) => authenticate(parts, presented),
-    login: (_req, res, identity, previous) => login(parts, res, identity, previous),
+    login: (_req, res, identity, previous, facts) => login(parts, res, identity, previous, facts),
     logout: (req, res, current) => logout(parts, req, res, current),
     async revokeAll(subject) {
       if (!revocation && !refresh) throw new NotSupportedError('revokeAll needs statelessJwt({ store }) (a deny-list); without one, tokens live until they expire');
       // Refresh mark first, access mark after it is stored: an access token signed by a rotation that missed the
       // refresh mark was signed before the access mark's time (see rotate()).
       await refresh?.revokeSubject(subject);
-      await revocation?.revokeAll(subject, maxLifetimeMs);
+      return (await revocation?.revokeAll(subject, maxLifetimeMs)) ?? [];
     },
     async update() {
       throw new NotSupportedError('stateless tokens carry their claims; use principal({ refreshPrincipal }) to re-issue them');
@@ -103,19 +106,19 @@ function issued({ carrier }: Parts, res: Response, signed: SignedJwt, refreshTok
   };
 }
 
-async function login(parts: Parts, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+async function login(parts: Parts, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued> {
   const { refresh, tokens } = parts;
   // A login is a proof of identity: the login time starts now (re-issues — rehydrate, refresh — keep it).
   const authTime = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
   const oldFamily = previous ? tokens.familyOf(previous) : undefined;
-  if (refresh && oldFamily !== undefined) await refresh.revokeFamily(oldFamily);
+  if (refresh && oldFamily !== undefined && previous) await refresh.revokeFamily(oldFamily, previous.id);
   const familyId = refresh ? refresh.newFamily() : null;
   const { signed } = tokens.sign(identity, authTime, familyId);
   if (refresh === null || familyId === null) return issued(parts, res, signed);
-  const first = await refresh.issue(identity, authTime, familyId);
+  const first = await refresh.issue(identity, authTime, familyId, facts);
   await refresh.trackAccess(familyId, signed.jti, signed.expiresAtMs);
   refresh.write(res, first.token, first.expiresAtMs - Date.now());
-  return issued(parts, res, signed, refresh.deliverBody ? first.token : undefined);
+  return { ...issued(parts, res, signed, refresh.deliverBody ? first.token : undefined), handle: familyHandle(familyId) };
 }
 
 /** New roles from refreshPrincipal: a new token, delivered where the old one came from (cookie, or a response header). */
@@ -157,7 +160,7 @@ async function logout({ carrier, tokens, revocation, refresh, clockToleranceMs }
   const revocationId = current === null ? undefined : tokens.revocationIdOf(current);
   if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
   const familyId = current ? tokens.familyOf(current) : undefined;
-  if (refresh && familyId !== undefined) await refresh.revokeFamily(familyId);
+  if (refresh && current && familyId !== undefined) await refresh.revokeFamily(familyId, current.id);
   if (refresh) await endPresentedFamily(refresh, req, current, familyId);
   refresh?.clear(res);
   carrier.clear(res);
@@ -172,6 +175,6 @@ async function endPresentedFamily(refresh: RefreshTokens, req: Request, current:
   // Neither a valid access token nor the refresh credential: the client may hold a 30-day refresh token we
   // cannot see, and a 2xx would leave it alive.
   if (raw === null && current === null) throw new LogoutIncompleteError();
-  const familyId = raw === null ? null : await refresh.familyOf(raw);
-  if (familyId !== null && familyId !== alreadyEnded) await refresh.revokeFamily(familyId);
+  const family = raw === null ? null : await refresh.familyOf(raw);
+  if (family !== null && family.familyId !== alreadyEnded) await refresh.revokeFamily(family.familyId, family.subject);
 }

@@ -8,11 +8,13 @@ import type { ResolvedTimeouts } from '../state/session-record';
 import type { RecordLayout } from '../state/record-layout';
 import type { RecordCacheSetting } from '../state/record-cache';
 import { SessionRecords } from '../state/session-records';
+import { sessionHandle } from '../state/session-repository';
+import type { DeviceFacts } from '../state/device';
 
 /** Where the credential travels (lib/carriers): read once per request, written after a login, cleared at logout. */
 export interface SessionCarrier {
   readonly kinds: readonly CarrierKind[];
-  /** The credential as presented; never throws (see Strategy.find). */
+  /** The credential as presented; throws only a configuration error (see StrategyImpl.find). */
   find(req: Request): Presented | null;
   write(req: Request, res: Response, value: string, ttlMs: number): void;
   clear(res: Response): void;
@@ -66,15 +68,15 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     return ref instanceof Promise ? ref.then((r) => admit(r, presented.carrier)) : admit(ref, presented.carrier);
   }
 
-  async function login(req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+  async function login(req: Request, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued> {
     records.repository.ensureOnline();
     // One write; the credential goes out only once the session is stored, so a failed login changes nothing.
-    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), parts.extra?.() ?? null);
+    const { sid, record } = await records.create(identity, loginAuthTime(identity, previous), parts.extra?.() ?? null, facts);
     // A new id at every login (no fixation): the session this request came with ends here.
     if (previous !== null && previous.strategy === parts.name && previous.sessionId !== null) await replace(previous, sid);
     const value = envelope.seal(sid, record.id, timeouts.absoluteMs);
     carrier.write(req, res, value, timeouts.absoluteMs);
-    return { token: carrier.kinds.includes('header') ? value : null, expiresAt: new Date(record.absExp), sessionId: sid };
+    return { token: carrier.kinds.includes('header') ? value : null, expiresAt: new Date(record.absExp), sessionId: sid, handle: sessionHandle(parts.layout.prefix + sid) };
   }
 
   /** If the replaced session cannot be ended, the new one is withdrawn and the login fails. */
@@ -115,10 +117,11 @@ export function storedSession(parts: StoredSessionParts): StrategyImpl {
     authenticate: (_req, _res, presented) => authenticate(presented),
     login,
     logout,
-    revokeAll: async (subject) => { await records.repository.revokeAll(subject); },
+    revokeAll: async (subject) => (await records.repository.revokeAll(subject)).marks,
     rehydrate: (_req, _res, current, identity) => records.rehydrate(current.sessionId as string, current.id, identity, current.loadedAt.getTime()),
     update: (subject, patch) => records.repository.update(subject, patch),
     sessionState: records.repository,
+    sessions: records.repository.directory,
     close: () => records.close(),
   };
 }
