@@ -130,7 +130,7 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   prepareExpress();
   const middleware = ((req: Request, res: Response, next: NextFunction) => {
     const ctx = new RequestAuth(setup, req, res);
-    const slot = attach(req, res, ctx);
+    const slot = attach(req, res, ctx, setup);
     let outcome: Outcome;
     try {
       outcome = identify(ctx);
