@@ -3,7 +3,7 @@ import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
 import { checkOptions } from '../lib/option-keys';
-import { bounded } from './bounded';
+import { boundedRunner } from './bounded';
 import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
 import { postgresLog, type LogConnection, type PostgresLogTables } from './postgres-log';
 import { quoteSchema, schemaStatements } from './postgres-schema';
@@ -66,7 +66,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const timeoutMs = toMs(options.timeout ?? '1s', 'timeout');
   const retryAfter = options.retryAfter ?? 1;
   const unavailable = () => (pool.ended === true ? 'the pg pool was ended' : null);
-  const run = <T>(work: () => Promise<T>) => bounded(work, timeoutMs, unavailable, retryAfter);
+  const run = boundedRunner(timeoutMs, unavailable, retryAfter);
   const table = (name: string) => `${schema}."${name}"`;
   const sql = recordSql({ records: table('ep_records'), index: table('ep_subject_index') });
   const tables: PostgresLogTables = { log: table('ep_log'), heads: table('ep_log_heads'), schema: schemaName };
