@@ -7,7 +7,7 @@ export type { StatefulJwtOptions } from './strategies/stateful-jwt';
 export { sessionCookie } from './strategies/session-cookie';
 export type { SessionCookieOptions } from './strategies/session-cookie';
 export { redisStore } from '../adapters/redis';
-export type { RedisStoreOptions, RedisClientLike } from '../adapters/redis';
+export type { RedisStoreOptions, RedisClientLike, IoRedisClientLike } from '../adapters/redis';
 export { memoryStore } from '../adapters/memory';
 export type { MemoryStoreOptions } from '../adapters/memory';
 export { cookieStore } from '../adapters/cookie';
