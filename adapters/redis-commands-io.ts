@@ -9,9 +9,9 @@ export interface IoRedisClientLike {
   /** ioredis has no `isOpen`: `ready` is the only state that takes commands at once. */
   readonly status: string;
   readonly isCluster?: boolean;
-  readonly options?: Record<string, unknown>;
+  readonly options?: object;
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
-  duplicate(...args: unknown[]): unknown;
+  duplicate(...args: never[]): unknown;
 }
 
 interface IoConn {
@@ -45,7 +45,8 @@ export function ioRedisCommands(client: IoRedisClientLike): RedisCommands {
     if (cluster && command.toUpperCase() === 'INFO') return conn.call('EVAL', INFO_ON_KEY, 1, route, ...rest);
     return conn.call(command, ...rest);
   };
-  const options = (cluster ? (client.options?.redisOptions as Record<string, unknown> | undefined) : client.options) ?? {};
+  const all = client.options as { redisOptions?: { connectionName?: unknown }; connectionName?: unknown } | undefined;
+  const options = (cluster ? all?.redisOptions : all) ?? {};
   const name = typeof options.connectionName === 'string' ? options.connectionName : 'ep';
   return {
     unavailable: redisUnavailability(() => stateOf(client.status)),
@@ -69,20 +70,31 @@ export function ioRedisCommands(client: IoRedisClientLike): RedisCommands {
  * to its blocking reads.
  */
 function ownConnection(app: IoRedisClientLike, cluster: boolean, connectionName: string, send: (c: IoConn, a: string[], r: string) => Promise<unknown>): OwnConnection {
+  const duplicate = app.duplicate as (...args: unknown[]) => unknown;
+  const redisOptions = (app.options as { redisOptions?: object } | undefined)?.redisOptions;
   const own = { connectionName, autoResendUnfulfilledCommands: false, enableOfflineQueue: false, commandTimeout: undefined, lazyConnect: true };
   const conn = (cluster
-    ? app.duplicate([], { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...(app.options?.redisOptions as object), ...own } })
-    : app.duplicate(own)) as IoConn;
+    ? duplicate.call(app, [], { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...redisOptions, ...own } })
+    : duplicate.call(app, own)) as IoConn;
   conn.on('error', () => { /* reported through the failing command; the follower retries */ });
   // Never keeps the process alive: unref every socket it opens (a cluster opens one per node).
   const unref = (redis: IoConn) => redis.on('connect', () => redis.stream?.unref?.());
   if (cluster) conn.on('+node', (node) => unref(node as IoConn));
   else unref(conn);
+  // ioredis keeps a command in flight when its connection drops and, not re-sending it, never settles it:
+  // rejected here, so the follower notices the loss and works out where to resume (the server may be another).
+  const inFlight = new Set<(err: Error) => void>();
+  conn.on('close', () => { for (const fail of inFlight) fail(new Error('the connection to Redis was lost')); });
+  const tracked = (args: string[], route: string) => new Promise<unknown>((resolve, reject) => {
+    const fail = (err: Error) => { inFlight.delete(fail); reject(err); };
+    inFlight.add(fail);
+    send(conn, args, route).then((v) => { inFlight.delete(fail); resolve(v); }, fail);
+  });
   return {
     ready: () => conn.status === 'ready',
     alive: () => stateOf(conn.status) !== 'closed',
     connect: async () => { await conn.connect(); },
-    send: (args, route) => send(conn, args, route),
+    send: tracked,
     destroy: () => { try { conn.disconnect(); } catch { /* already closed */ } },
   };
 }

@@ -222,11 +222,15 @@ class LogFollower implements RevocationLogFollower {
 
 interface StreamItem { id: string; fields: string[] }
 
-/** XREAD reply, RESP2 (`[[key, [[id, [f, v, …]], …]]]`) or RESP3 (`{ key: [...] }` / Map). */
+/**
+ * XREAD reply, RESP2 (`[[key, [[id, [f, v, …]], …]]]`), RESP3 (`{ key: [...] }` / Map), or ioredis 6's
+ * reply for one stream (`[key, [[id, [f, v, …]], …]]`).
+ */
 function parseXRead(reply: unknown): StreamItem[] {
   if (reply === null || reply === undefined) return [];
   let streams: unknown[];
-  if (Array.isArray(reply)) streams = reply.map((s) => (Array.isArray(s) ? s[1] : s));
+  if (Array.isArray(reply) && typeof reply[0] === 'string') streams = [reply[1]];
+  else if (Array.isArray(reply)) streams = reply.map((s) => (Array.isArray(s) ? s[1] : s));
   else if (reply instanceof Map) streams = [...reply.values()];
   else streams = Object.values(reply as Record<string, unknown>);
   const out: StreamItem[] = [];
