@@ -33,6 +33,8 @@ interface RawClient extends Partial<RawConn> {
   /** node-redis clusters keep their options here. */
   readonly _options?: { defaults?: { name?: string } & Record<string, unknown> };
   readonly masters?: unknown;
+  /** Only node-redis Sentinel clients have it. */
+  readonly getMasterNode?: unknown;
 }
 
 /** The client name the follower connection of a node-redis client uses. */
@@ -43,10 +45,11 @@ export function nodeFollowerName(client: unknown): string {
 
 export function nodeRedisCommands(client: RedisClientLike): RedisCommands {
   const raw = client as unknown as RawClient;
-  // node-redis clusters take (firstKey, isReadonly, args); single clients take (args).
+  // node-redis clusters take (firstKey, isReadonly, args), Sentinel clients (isReadonly, args), single clients (args).
   const cluster = raw.masters !== undefined;
+  const sentinel = typeof raw.getMasterNode === 'function';
   const send = (conn: RawConn, args: string[], route: string) =>
-    (cluster ? conn.sendCommand(route, false, args) : conn.sendCommand(args));
+    (cluster ? conn.sendCommand(route, false, args) : sentinel ? conn.sendCommand(false, args) : conn.sendCommand(args));
   const canOpen = typeof raw.duplicate === 'function' && typeof raw.sendCommand === 'function';
   const followerName = nodeFollowerName(client);
   return {
