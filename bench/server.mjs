@@ -17,6 +17,7 @@ const report = (msg) => (process.send ? process.send(msg) : console.log(JSON.str
 
 const closers = [];
 let redisClient;
+let ioredisClient;
 const ctx = {
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
   prefix: `bench:${process.pid}:${name}:`,
@@ -31,6 +32,17 @@ const ctx = {
     }
     return redisClient;
   },
+  /** One shared ioredis client on the same server, ready on first use (its keys are dropped through redis()). */
+  async ioredis() {
+    if (!ioredisClient) {
+      const { Redis } = await import('ioredis');
+      ioredisClient = new Redis(ctx.redisUrl);
+      ioredisClient.on('error', (err) => console.error(`[${name}] ioredis: ${err.message}`));
+      await new Promise((resolve) => ioredisClient.once('ready', resolve));
+      await ctx.redis();
+    }
+    return ioredisClient;
+  },
   /** express-principal from the build output (dist/lib/index.js, CommonJS). */
   async lib() {
     if (!existsSync(libEntry)) throw new Error('express-principal is not built (dist/lib/index.js missing; run `npm run build`)');
@@ -44,6 +56,7 @@ const ctx = {
 
 async function shutdown(server, code = 0) {
   for (const fn of closers) { try { await fn(); } catch { /* best effort */ } }
+  ioredisClient?.disconnect();
   if (redisClient) {
     try {
       // Leave nothing behind: drop this run's keys.
