@@ -8,9 +8,13 @@ import { redisUnavailability, type ClientState } from './redis-not-connected';
 export interface IoRedisClientLike {
   /** ioredis has no `isOpen`: `ready` is the only state that takes commands at once. */
   readonly status: string;
+  /** Set on an ioredis `Cluster`. */
   readonly isCluster?: boolean;
+  /** The client's options (its `connectionName` names the follower's connection). */
   readonly options?: object;
+  /** Any command (ioredis `call`). */
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
+  /** A second connection for the blocking log followers. */
   duplicate(...args: never[]): unknown;
 }
 

@@ -3,17 +3,29 @@ import { redisUnavailability } from './redis-not-connected';
 
 /** The node-redis (v5+) client or cluster methods the store uses; your own `createClient()` / `createCluster()` fits. */
 export interface RedisClientLike {
+  /** Whether the client was connected (node-redis `isOpen`). */
   readonly isOpen: boolean;
+  /** Whether the connection is up right now (node-redis `isReady`). */
   readonly isReady?: boolean;
+  /** Redis `GET`. */
   get(key: string): Promise<unknown>;
+  /** Redis `SET key value PX ms`. */
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  /** Redis `EVAL` (the compare-and-set and set-max scripts). */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** Redis `DEL`. */
   del(keys: string | string[]): Promise<unknown>;
+  /** Redis `PEXPIRE`. */
   pExpire(key: string, ms: number, mode?: 'NX' | 'XX' | 'GT' | 'LT'): Promise<unknown>;
+  /** Redis `SADD` (a subject's session index). */
   sAdd(key: string, members: string | string[]): Promise<unknown>;
+  /** Redis `SMEMBERS`. */
   sMembers(key: string): Promise<unknown>;
+  /** Redis `SREM`. */
   sRem(key: string, members: string | string[]): Promise<unknown>;
+  /** Redis `PUBLISH`. */
   publish(channel: string, message: string): Promise<unknown>;
+  /** A second connection for the blocking log followers (node-redis `duplicate()`; Sentinel clients have none). */
   duplicate?(): unknown;
 }
 

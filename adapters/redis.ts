@@ -24,6 +24,7 @@ type Run = <T>(work: () => Promise<T>) => Promise<T>;
 /** Compare-and-set in one step: a concurrent DEL or SET between our read and this write wins. */
 const SWAP = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
 
+/** Options of `redisStore()`. */
 export interface RedisStoreOptions {
   /**
    * Your connected client: node-redis v5 (`createClient()`, `createCluster()`, `createSentinel()`) or ioredis /

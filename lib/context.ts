@@ -35,6 +35,7 @@ export interface AuthContext {
   logoutOthers(options: ReceiptOptions): Promise<RevocationReceipt>;
 }
 
+/** Options of `req.auth.login()`. */
 export interface LoginOptions {
   /** Which strategy issues (with several). @default the first */
   strategy?: StrategyName;

@@ -173,7 +173,12 @@ export class NotSupportedError extends AuthError<'ERR_NOT_SUPPORTED'> {
 
 /** 409: the subject already has `maxSessionsPerSubject` sessions and `onSessionLimit` is `'refuse'`. */
 export class SessionLimitError extends AuthError<'ERR_SESSION_LIMIT'> {
-  constructor(readonly limit: number) { super('ERR_SESSION_LIMIT', `This account already has ${limit} sessions: end one before logging in again`); }
+  /** The `maxSessionsPerSubject` reached. */
+  readonly limit: number;
+  constructor(limit: number) {
+    super('ERR_SESSION_LIMIT', `This account already has ${limit} sessions: end one before logging in again`);
+    this.limit = limit;
+  }
 }
 
 /** Every error class a request can end with; `switch (err.code)` on it narrows to the class. */

@@ -10,10 +10,15 @@ import { AuthRequiredError, configError, NotSupportedError, SessionLimitError } 
 
 /** What `sessionCreated` / `sessionRevoked` carry: the subject and the session's handle, never a credential. */
 export interface SessionEvent {
+  /** Whose session. */
   readonly subject: string;
+  /** The session's handle (as `sessions()` lists it). */
   readonly handle: string;
+  /** The strategy that keeps it. */
   readonly strategy: StrategyName;
+  /** The device summary kept with it ("Chrome 131 on macOS"), or null. */
   readonly device: string | null;
+  /** The client address as kept (truncated, hashed or full), or null. */
   readonly address: string | null;
 }
 
@@ -21,11 +26,13 @@ export interface SessionEvent {
 export type SessionRevokedReason = 'logout' | 'revoked' | 'others' | 'limit';
 
 export interface SessionRevokedEvent extends SessionEvent {
+  /** What ended it. */
   readonly reason: SessionRevokedReason;
 }
 
 /** Ask a revocation for a receipt: it then resolves once every live instance has applied it, or after `wait`. */
 export interface ReceiptOptions {
+  /** Resolve to a receipt instead of the plain result. */
   receipt: true;
   /** Longest wait for the instances. @default '2s' */
   wait?: string | number;
