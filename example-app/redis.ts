@@ -45,7 +45,8 @@ export function createExampleRedis(url: string): { client: ExampleRedis; connect
       } catch (err) {
         // The strategy's refusal already closed it; a deadline left it trying.
         if (client.isOpen) client.destroy();
-        throw new Error(`cannot connect to Redis at ${shownUrl(url)} (${(err as Error).message}); start Redis or set REDIS_URL`);
+        const why = err instanceof Error ? err.message : String(err);
+        throw new Error(`cannot connect to Redis at ${shownUrl(url)} (${why}); start Redis or set REDIS_URL`);
       }
     },
   };

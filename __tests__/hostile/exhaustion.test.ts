@@ -48,7 +48,8 @@ async function bigHeaderServer(t: TestApp): Promise<string> {
  * revocation-log follower's blocking XREAD / XINFO, which run on their own connection on a timer
  * whatever the traffic (adapters/redis-log.ts), not per request.
  */
-const BACKGROUND = new Set(['info', 'xread', 'xinfo|stream', 'xinfo', 'client|setname', 'hello', 'select']);
+// The followers' own traffic, none of it per request: their reads, and their heartbeat (HSET + EXPIRE on `…rv:log:applied`).
+const BACKGROUND = new Set(['info', 'xread', 'xinfo|stream', 'xinfo', 'client|setname', 'hello', 'select', 'hset', 'expire']);
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 50 });
 /** A plain keep-alive GET (supertest opens a connection per request: too slow for a flood). */
 function hit(url: string, name: string, value: string): Promise<number> {
