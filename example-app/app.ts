@@ -17,6 +17,7 @@ import {
   type AuthConfig, type CarrierKind, type PrincipalMiddleware, type Principal,
 } from '../lib';
 import { renderPage } from './pages';
+import { deviceRoutes, devicesSupport, type DevicesSupport } from './devices';
 
 export type ExampleEnv = Record<string, string | undefined>;
 
@@ -40,6 +41,8 @@ export interface ExampleSettings {
   cookieName: string;
   canRevokeAll: boolean;
   demoteBy: 'update' | 'reissue';
+  /** The "Your devices" panel: whether this strategy/storage keeps sessions the server can list. */
+  devices: DevicesSupport;
 }
 
 /** The demo user table. Passwords are shown on the page: this is a demo, not a user store. */
@@ -155,6 +158,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     // revokeAll needs server state: a session store, or a deny-list for stateless JWTs.
     canRevokeAll: storage !== 'cookie',
     demoteBy: statefulStore ? 'update' : 'reissue',
+    devices: devicesSupport(strategy, storage),
   };
 
   /** Set-Cookie attributes the server used for each credential it issued, keyed by session id. */
@@ -275,6 +279,8 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     const bearer = /^bearer /i.test(req.headers.authorization ?? '');
     res.json({ method: 'reissue', changed: 1, roles, ...(bearer && issued.token ? { token: issued.token, tokenType: 'Bearer' } : {}) });
   }));
+
+  deviceRoutes(app);
 
   app.get('/admin', requireRole('admin'), authed((req, res) => {
     const p = req.principal;

@@ -41,6 +41,10 @@ function say(id, text, kind) {
 
 function showLoggedOut(message, kind) {
   $('principal-panel').hidden = true;
+  $('devices-panel').hidden = true;
+  $('devices-list').replaceChildren();
+  say('devices-result', '', 'success');
+  delete document.body.dataset.devices;
   $('login-panel').hidden = false;
   $('cookie-flags').textContent = '(log in to see them)';
   say('login-error', kind === 'error' ? message : '', 'error');
@@ -74,6 +78,67 @@ async function loadMe(path = '/api/session') {
   document.body.dataset.state = 'logged-in';
   document.body.dataset.roles = p.roles.join(',');
   showCookieJar();
+  await loadDevices();
+}
+
+/** "3 s ago" / "5 min ago": a device list reads at a glance; the exact time is in the title. */
+function ago(iso) {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : s < 86400 ? `${(s / 3600).toFixed(1)} h ago` : `${Math.round(s / 86400)} d ago`;
+}
+
+function deviceRow(d) {
+  const li = document.createElement('li');
+  li.className = 'device';
+  li.dataset.handle = d.handle;
+  li.dataset.current = String(d.current);
+  const text = document.createElement('div');
+  const name = document.createElement('div');
+  const b = document.createElement('b');
+  b.className = 'device-name';
+  b.textContent = d.device || 'unknown device';
+  name.append(b);
+  if (d.current) { const mark = document.createElement('span'); mark.className = 'this-device'; mark.textContent = 'this device'; name.append(mark); }
+  const meta = document.createElement('div');
+  meta.className = 'device-meta';
+  meta.textContent = `${d.address || 'address not kept'} · signed in ${ago(d.createdAt)} · last seen ${ago(d.lastSeenAt)}`;
+  meta.title = `signed in ${new Date(d.createdAt).toLocaleString()}, last seen ${new Date(d.lastSeenAt).toLocaleString()}, expires ${new Date(d.expiresAt).toLocaleString()}`;
+  text.append(name, meta);
+  li.append(text);
+  if (!d.current) {
+    const end = document.createElement('button');
+    end.type = 'button';
+    end.className = 'end-session';
+    end.textContent = 'End this session';
+    end.addEventListener('click', () => endSession(d.handle));
+    li.append(end);
+  }
+  return li;
+}
+
+// Strategies without server-side sessions have no list to show: the panel says what to configure instead
+// (never an empty list, which would read as "no other device is logged in").
+async function loadDevices() {
+  const support = settings.devices;
+  $('devices-panel').hidden = false;
+  $('devices-unsupported').hidden = support.supported;
+  $('devices-list').hidden = !support.supported;
+  $('devices-actions').hidden = !support.supported;
+  if (!support.supported) { $('devices-unsupported').textContent = support.howTo; document.body.dataset.devices = 'unsupported'; return; }
+  const { status, data } = await api('GET', '/api/devices');
+  if (status === 401) { showLoggedOut('This session was ended (from another device, or it expired).', 'error'); return; }
+  if (status !== 200) { say('devices-result', `GET /api/devices answered ${status} ${data && data.code}`, 'error'); return; }
+  $('devices-list').replaceChildren(...data.devices.map(deviceRow));
+  $('logout-others-button').disabled = data.devices.every((d) => d.current);
+  document.body.dataset.devices = String(data.devices.length);
+}
+
+async function endSession(handle) {
+  const { status, data } = await api('DELETE', `/api/devices/${encodeURIComponent(handle)}`);
+  if (status === 401) { showLoggedOut('This session was ended (from another device, or it expired).', 'error'); return; }
+  if (status === 200) say('devices-result', 'Session ended: that device is logged out at its next request.', 'success');
+  else say('devices-result', `ending the session answered ${status}: ${data && data.title}`, 'error');
+  await loadDevices();
 }
 
 async function init() {
@@ -108,6 +173,13 @@ async function init() {
     showLoggedOut('');
   });
   $('refresh-button').addEventListener('click', () => loadMe('/api/me'));
+  $('logout-others-button').addEventListener('click', async () => {
+    const { status, data } = await api('POST', '/api/devices/logout-others');
+    if (status === 401) { showLoggedOut('This session was ended (from another device, or it expired).', 'error'); return; }
+    if (status === 200) say('devices-result', `Logged out ${data.ended} other device(s); this one stays logged in.`, 'success');
+    else say('devices-result', `log out other devices answered ${status}: ${data && data.title}`, 'error');
+    await loadDevices();
+  });
   $('demote-button').addEventListener('click', async () => {
     const { status, data } = await api('POST', '/api/demote');
     if (status === 200) say('action-result', `demoted by ${data.method} (${data.changed} session(s) changed); this panel is the next request:`, 'success');
