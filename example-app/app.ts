@@ -3,6 +3,7 @@
  *
  *   AUTH_STRATEGY = stateless-jwt | stateful-jwt | session-cookie   (default session-cookie)
  *   AUTH_STORAGE  = memory | redis | cookie                         (default memory; redis needs REDIS_URL)
+ *   AUTH_REFRESH  = 1: stateless-jwt with rotating refresh tokens (a device is a refresh family) (default 0)
  *   AUTH_SECRET   = ≥ 32 random bytes (default: a random one per start, so sessions end at restart)
  *
  * `createExampleApp(env)` builds everything without listening, so tests can run it in-process on an
@@ -13,11 +14,12 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createClient } from 'redis';
 import {
-  principal, fromConfig, authed, requireRole, AuthError,
+  principal, authed, handle, requireRole, AuthError,
   type AuthConfig, type CarrierKind, type PrincipalMiddleware, type Principal,
 } from '../lib';
 import { renderPage } from './pages';
 import { deviceRoutes, devicesSupport, type DevicesSupport } from './devices';
+import { buildStrategy, REFRESH_PATH } from './strategy';
 
 export type ExampleEnv = Record<string, string | undefined>;
 
@@ -41,6 +43,9 @@ export interface ExampleSettings {
   cookieName: string;
   canRevokeAll: boolean;
   demoteBy: 'update' | 'reissue';
+  /** Rotating refresh tokens (AUTH_REFRESH=1): the page posts to `refreshPath` when its access token has expired. */
+  refresh: boolean;
+  refreshPath: string;
   /** The "Your devices" panel: whether this strategy/storage keeps sessions the server can list. */
   devices: DevicesSupport;
 }
@@ -104,6 +109,7 @@ function principalView(p: Principal, req: Request) {
 export async function createExampleApp(env: ExampleEnv = process.env): Promise<ExampleApp> {
   const strategy = pick(env.AUTH_STRATEGY, STRATEGIES, 'AUTH_STRATEGY', 'session-cookie');
   const storage = pick(env.AUTH_STORAGE, STORAGES, 'AUTH_STORAGE', 'memory');
+  const refresh = pick(env.AUTH_REFRESH, ['0', '1'], 'AUTH_REFRESH', '0') === '1';
   const warnings: string[] = [];
 
   const secret = env.AUTH_SECRET || randomBytes(32).toString('base64url');
@@ -133,7 +139,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     ...(isJwt ? { carrier: JWT_CARRIERS, issuer: 'express-principal-example', audience: 'example-api' } : {}),
     ...(env.AUTH_TTL ? { ttl: env.AUTH_TTL } : {}),
   };
-  const built = fromConfig(config, redis ? { redis } : {});
+  const built = buildStrategy(config, refresh, redis);
   // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
   // page for browser navigations and problem+json for API clients.
   const auth = principal({ strategy: built, onError: 'next' });
@@ -158,7 +164,9 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     // revokeAll needs server state: a session store, or a deny-list for stateless JWTs.
     canRevokeAll: storage !== 'cookie',
     demoteBy: statefulStore ? 'update' : 'reissue',
-    devices: devicesSupport(strategy, storage),
+    refresh,
+    refreshPath: REFRESH_PATH,
+    devices: devicesSupport(strategy, storage, refresh),
   };
 
   /** Set-Cookie attributes the server used for each credential it issued, keyed by session id. */
@@ -222,6 +230,16 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
       next(err);
     }
   });
+
+  // The page's own refresh route (not auth.refreshHandler(), which also returns the access token in the body
+  // to bearer clients): the browser gets the new tokens in HttpOnly cookies only.
+  if (refresh) {
+    app.post(REFRESH_PATH, handle(async (req, res) => {
+      const issued = await req.auth.refresh();
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ expiresAt: issued.expiresAt.toISOString() });
+    }));
+  }
 
   app.post('/logout', async (req: Request, res: Response, next: NextFunction) => {
     try {

@@ -18,6 +18,8 @@ const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Ap
 const SUPPORTED = [
   { label: 'stateful-jwt-memory', env: { AUTH_STRATEGY: 'stateful-jwt', AUTH_STORAGE: 'memory' } },
   { label: 'session-cookie-memory', env: { AUTH_STRATEGY: 'session-cookie', AUTH_STORAGE: 'memory' } },
+  // A device is a refresh-token family; ending it denies its live access token through the deny-list.
+  { label: 'stateless-jwt-refresh-memory', env: { AUTH_STRATEGY: 'stateless-jwt', AUTH_STORAGE: 'memory', AUTH_REFRESH: '1' } },
 ];
 const UNSUPPORTED = [
   { label: 'stateless-jwt-memory', env: { AUTH_STRATEGY: 'stateless-jwt', AUTH_STORAGE: 'memory' } },

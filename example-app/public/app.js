@@ -4,10 +4,19 @@
 const $ = (id) => document.getElementById(id);
 let settings = null;
 
-async function api(method, path, body) {
+/** With rotating refresh tokens (AUTH_REFRESH=1): asks for a new access token; the tokens travel in HttpOnly cookies. */
+async function renew() {
+  if (!settings || !settings.refresh) return false;
+  const res = await fetch(settings.refreshPath, { method: 'POST', headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+  return res.ok;
+}
+
+async function api(method, path, body, renewed = false) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
   if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
   const res = await fetch(path, init);
+  // An expired access token is renewed once, then the request is tried again; an ended device stays 401.
+  if (res.status === 401 && !renewed && path !== '/login' && await renew()) return api(method, path, body, true);
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { title: text }; }
@@ -55,8 +64,10 @@ function showLoggedOut(message, kind) {
 
 // GET /api/session answers 200 with `principal: null` when nobody is logged in (no error to log for a visitor);
 // the "Reload /api/me" button asks the guarded route, which answers 401 once the session has ended.
-async function loadMe(path = '/api/session') {
+async function loadMe(path = '/api/session', renewed = false) {
   const { status, data } = await api('GET', path);
+  // /api/session answers 200 for a visitor: an expired access token shows up here as `principal: null`.
+  if (status === 200 && data.principal === null && !renewed && await renew()) { await loadMe(path, true); return; }
   if (status === 401 || (status === 200 && data.principal === null)) { showLoggedOut(''); return; }
   if (status !== 200) { showLoggedOut(`GET ${path} answered ${status} ${data && data.code}`, 'error'); return; }
   const p = data.principal;
