@@ -148,6 +148,27 @@ describe.each(SUPPORTED)('the devices panel: $label', ({ label, env }) => {
   });
 });
 
+describe('AUTH_REFRESH=1: an expired access token is renewed by the page, and the device stays the same', () => {
+  let running: RunningExample;
+  beforeAll(async () => { running = await startExample({ AUTH_STRATEGY: 'stateless-jwt', AUTH_STORAGE: 'memory', AUTH_REFRESH: '1', AUTH_TTL: '2s' }); });
+  afterAll(async () => { await running?.close(); });
+
+  test('after expiry a reload renews through POST /auth/refresh and lists the same device as current', async () => {
+    const { base } = running;
+    const page = await logIn(await device(CHROME_MAC), base, 'alice');
+    await showsDevices(page, base, 1);
+    const [before] = await rows(page);
+    // Until the 2 s access token has expired, and the browser has dropped its cookie.
+    await eventually(async () => (await status(page, 'GET', '/api/me')) === 401, 'the access token to expire', 20_000, 250);
+    const renewed = page.waitForResponse((r) => r.url() === `${base}/auth/refresh`);
+    await page.goto(`${base}/`);
+    expect((await renewed).status()).toBe(200);
+    await page.waitForSelector('body[data-devices="1"]');
+    const [after] = await rows(page);
+    expect(after).toMatchObject({ handle: before?.handle, current: true, device: 'Chrome 131 on macOS' });
+  });
+});
+
 describe.each(UNSUPPORTED)('no server-side sessions: $label', ({ env }) => {
   let running: RunningExample;
   beforeAll(async () => { running = await startExample(env); });
