@@ -3,6 +3,7 @@
  *
  *   AUTH_STRATEGY = stateless-jwt | stateful-jwt | session-cookie   (default session-cookie)
  *   AUTH_STORAGE  = memory | redis | cookie                         (default memory; redis needs REDIS_URL)
+ *   AUTH_REFRESH  = 1: stateless-jwt with rotating refresh tokens (a device is a refresh family) (default 0)
  *   AUTH_SECRET   = ≥ 32 random bytes (default: a random one per start, so sessions end at restart)
  *
  * `createExampleApp(env)` builds everything without listening, so tests can run it in-process on an
@@ -12,11 +13,13 @@ import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
-  principal, fromConfig, authed, requireRole, AuthError,
+  principal, authed, handle, requireRole, AuthError,
   type AuthConfig, type CarrierKind, type PrincipalMiddleware, type Principal,
 } from '../lib';
 import { renderPage } from './pages';
 import { createExampleRedis, DEFAULT_REDIS_URL } from './redis';
+import { deviceRoutes, devicesSupport, type DevicesSupport } from './devices';
+import { buildStrategy, REFRESH_PATH } from './strategy';
 
 export type ExampleEnv = Record<string, string | undefined>;
 
@@ -40,6 +43,11 @@ export interface ExampleSettings {
   cookieName: string;
   canRevokeAll: boolean;
   demoteBy: 'update' | 'reissue';
+  /** Rotating refresh tokens (AUTH_REFRESH=1): the page posts to `refreshPath` when its access token has expired. */
+  refresh: boolean;
+  refreshPath: string;
+  /** The "Your devices" panel: whether this strategy/storage keeps sessions the server can list. */
+  devices: DevicesSupport;
 }
 
 /** The demo user table. Passwords are shown on the page: this is a demo, not a user store. */
@@ -101,6 +109,7 @@ function principalView(p: Principal, req: Request) {
 export async function createExampleApp(env: ExampleEnv = process.env): Promise<ExampleApp> {
   const strategy = pick(env.AUTH_STRATEGY, STRATEGIES, 'AUTH_STRATEGY', 'session-cookie');
   const storage = pick(env.AUTH_STORAGE, STORAGES, 'AUTH_STORAGE', 'memory');
+  const refresh = pick(env.AUTH_REFRESH, ['0', '1'], 'AUTH_REFRESH', '0') === '1';
   const warnings: string[] = [];
 
   const secret = env.AUTH_SECRET || randomBytes(32).toString('base64url');
@@ -131,7 +140,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     ...(isJwt ? { carrier: JWT_CARRIERS, issuer: 'express-principal-example', audience: 'example-api' } : {}),
     ...(env.AUTH_TTL ? { ttl: env.AUTH_TTL } : {}),
   };
-  const built = fromConfig(config, redis ? { redis } : {});
+  const built = buildStrategy(config, refresh, redis);
   // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
   // page for browser navigations and problem+json for API clients.
   const auth = principal({ strategy: built, onError: 'next' });
@@ -155,6 +164,9 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     // revokeAll needs server state: a session store, or a deny-list for stateless JWTs.
     canRevokeAll: storage !== 'cookie',
     demoteBy: statefulStore ? 'update' : 'reissue',
+    refresh,
+    refreshPath: REFRESH_PATH,
+    devices: devicesSupport(strategy, storage, refresh),
   };
 
   /** Set-Cookie attributes the server used for each credential it issued, keyed by session id. */
@@ -219,6 +231,16 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     }
   });
 
+  // The page's own refresh route (not auth.refreshHandler(), which also returns the access token in the body
+  // to bearer clients): the browser gets the new tokens in HttpOnly cookies only.
+  if (refresh) {
+    app.post(REFRESH_PATH, handle(async (req, res) => {
+      const issued = await req.auth.refresh();
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ expiresAt: issued.expiresAt.toISOString() });
+    }));
+  }
+
   app.post('/logout', async (req: Request, res: Response, next: NextFunction) => {
     try {
       const sid = req.principal?.sessionId;
@@ -275,6 +297,8 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
     const bearer = /^bearer /i.test(req.headers.authorization ?? '');
     res.json({ method: 'reissue', changed: 1, roles, ...(bearer && issued.token ? { token: issued.token, tokenType: 'Bearer' } : {}) });
   }));
+
+  deviceRoutes(app);
 
   app.get('/admin', requireRole('admin'), authed((req, res) => {
     const p = req.principal;

@@ -4,10 +4,19 @@
 const $ = (id) => document.getElementById(id);
 let settings = null;
 
-async function api(method, path, body) {
+/** With rotating refresh tokens (AUTH_REFRESH=1): asks for a new access token; the tokens travel in HttpOnly cookies. */
+async function renew() {
+  if (!settings || !settings.refresh) return false;
+  const res = await fetch(settings.refreshPath, { method: 'POST', headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+  return res.ok;
+}
+
+async function api(method, path, body, renewed = false) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
   if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
   const res = await fetch(path, init);
+  // An expired access token is renewed once, then the request is tried again; an ended device stays 401.
+  if (res.status === 401 && !renewed && path !== '/login' && await renew()) return api(method, path, body, true);
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { title: text }; }
@@ -41,6 +50,10 @@ function say(id, text, kind) {
 
 function showLoggedOut(message, kind) {
   $('principal-panel').hidden = true;
+  $('devices-panel').hidden = true;
+  $('devices-list').replaceChildren();
+  say('devices-result', '', 'success');
+  delete document.body.dataset.devices;
   $('login-panel').hidden = false;
   $('cookie-flags').textContent = '(log in to see them)';
   say('login-error', kind === 'error' ? message : '', 'error');
@@ -51,8 +64,10 @@ function showLoggedOut(message, kind) {
 
 // GET /api/session answers 200 with `principal: null` when nobody is logged in (no error to log for a visitor);
 // the "Reload /api/me" button asks the guarded route, which answers 401 once the session has ended.
-async function loadMe(path = '/api/session') {
+async function loadMe(path = '/api/session', renewed = false) {
   const { status, data } = await api('GET', path);
+  // /api/session answers 200 for a visitor: an expired access token shows up here as `principal: null`.
+  if (status === 200 && data.principal === null && !renewed && await renew()) { await loadMe(path, true); return; }
   if (status === 401 || (status === 200 && data.principal === null)) { showLoggedOut(''); return; }
   if (status !== 200) { showLoggedOut(`GET ${path} answered ${status} ${data && data.code}`, 'error'); return; }
   const p = data.principal;
@@ -74,6 +89,67 @@ async function loadMe(path = '/api/session') {
   document.body.dataset.state = 'logged-in';
   document.body.dataset.roles = p.roles.join(',');
   showCookieJar();
+  await loadDevices();
+}
+
+/** "3 s ago" / "5 min ago": a device list reads at a glance; the exact time is in the title. */
+function ago(iso) {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : s < 86400 ? `${(s / 3600).toFixed(1)} h ago` : `${Math.round(s / 86400)} d ago`;
+}
+
+function deviceRow(d) {
+  const li = document.createElement('li');
+  li.className = 'device';
+  li.dataset.handle = d.handle;
+  li.dataset.current = String(d.current);
+  const text = document.createElement('div');
+  const name = document.createElement('div');
+  const b = document.createElement('b');
+  b.className = 'device-name';
+  b.textContent = d.device || 'unknown device';
+  name.append(b);
+  if (d.current) { const mark = document.createElement('span'); mark.className = 'this-device'; mark.textContent = 'this device'; name.append(mark); }
+  const meta = document.createElement('div');
+  meta.className = 'device-meta';
+  meta.textContent = `${d.address || 'address not kept'} · signed in ${ago(d.createdAt)} · last seen ${ago(d.lastSeenAt)}`;
+  meta.title = `signed in ${new Date(d.createdAt).toLocaleString()}, last seen ${new Date(d.lastSeenAt).toLocaleString()}, expires ${new Date(d.expiresAt).toLocaleString()}`;
+  text.append(name, meta);
+  li.append(text);
+  if (!d.current) {
+    const end = document.createElement('button');
+    end.type = 'button';
+    end.className = 'end-session';
+    end.textContent = 'End this session';
+    end.addEventListener('click', () => endSession(d.handle));
+    li.append(end);
+  }
+  return li;
+}
+
+// Strategies without server-side sessions have no list to show: the panel says what to configure instead
+// (never an empty list, which would read as "no other device is logged in").
+async function loadDevices() {
+  const support = settings.devices;
+  $('devices-panel').hidden = false;
+  $('devices-unsupported').hidden = support.supported;
+  $('devices-list').hidden = !support.supported;
+  $('devices-actions').hidden = !support.supported;
+  if (!support.supported) { $('devices-unsupported').textContent = support.howTo; document.body.dataset.devices = 'unsupported'; return; }
+  const { status, data } = await api('GET', '/api/devices');
+  if (status === 401) { showLoggedOut('This session was ended (from another device, or it expired).', 'error'); return; }
+  if (status !== 200) { say('devices-result', `GET /api/devices answered ${status} ${data && data.code}`, 'error'); return; }
+  $('devices-list').replaceChildren(...data.devices.map(deviceRow));
+  $('logout-others-button').disabled = data.devices.every((d) => d.current);
+  document.body.dataset.devices = String(data.devices.length);
+}
+
+async function endSession(handle) {
+  const { status, data } = await api('DELETE', `/api/devices/${encodeURIComponent(handle)}`);
+  if (status === 401) { showLoggedOut('This session was ended (from another device, or it expired).', 'error'); return; }
+  if (status === 200) say('devices-result', 'Session ended: that device is logged out at its next request.', 'success');
+  else say('devices-result', `ending the session answered ${status}: ${data && data.title}`, 'error');
+  await loadDevices();
 }
 
 async function init() {
@@ -108,6 +184,13 @@ async function init() {
     showLoggedOut('');
   });
   $('refresh-button').addEventListener('click', () => loadMe('/api/me'));
+  $('logout-others-button').addEventListener('click', async () => {
+    const { status, data } = await api('POST', '/api/devices/logout-others');
+    if (status === 401) { showLoggedOut('This session was ended (from another device, or it expired).', 'error'); return; }
+    if (status === 200) say('devices-result', `Logged out ${data.ended} other device(s); this one stays logged in.`, 'success');
+    else say('devices-result', `log out other devices answered ${status}: ${data && data.title}`, 'error');
+    await loadDevices();
+  });
   $('demote-button').addEventListener('click', async () => {
     const { status, data } = await api('POST', '/api/demote');
     if (status === 200) say('action-result', `demoted by ${data.method} (${data.changed} session(s) changed); this panel is the next request:`, 'success');
