@@ -22,7 +22,8 @@ const config: Config = {
   globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.ts',
   testTimeout: 20_000,
-  maxWorkers: 2,
+  // More workers than cores: many suites wait on timers, Redis and child processes rather than compute.
+  maxWorkers: 3,
 };
 
 export default config;
