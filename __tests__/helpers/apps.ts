@@ -39,6 +39,14 @@ export interface TestApp {
   errors: unknown[];
 }
 
+/**
+ * An async route whose rejection reaches the error handler, as Express 5 does by itself: the same app then runs on
+ * Express 4 too (the express4 jest project), where an unhandled rejection would leave the request hanging.
+ */
+export function wrap(fn: (req: Request, res: Response) => Promise<void>): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => { fn(req, res).catch(next); };
+}
+
 export function buildApp(options: BuildAppOptions): TestApp {
   const { strategy, scope = 'orders:read', ...rest } = options;
   const auth = principal({ strategy, ...rest });
@@ -46,14 +54,14 @@ export function buildApp(options: BuildAppOptions): TestApp {
   const app = express();
   app.use(express.json());
   app.use(auth);
-  app.post('/login', async (req: Request, res: Response) => {
+  app.post('/login', wrap(async (req, res) => {
     const issued = await req.auth.login(req.body as Identity);
     res.json({ token: issued.token, expiresAt: issued.expiresAt, sessionId: issued.sessionId });
-  });
-  app.post('/logout', async (req: Request, res: Response) => {
+  }));
+  app.post('/logout', wrap(async (req, res) => {
     await req.auth.logout();
     res.sendStatus(204);
-  });
+  }));
   const me = (req: Request, res: Response) => { res.json(req.principal); };
   app.get('/me', requireAuth(), me);
   app.post('/me', requireAuth(), me);
