@@ -175,11 +175,12 @@ async function rotate(parts: Parts, req: Request, res: Response, resolve: (snaps
 }
 
 async function logout({ carrier, tokens, revocation, refresh, logins, clockToleranceMs }: Parts, req: Request, res: Response, current: Principal | null): Promise<void> {
-  const revocationId = current === null ? undefined : tokens.revocationIdOf(current);
-  if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
   const familyId = current ? tokens.familyOf(current) : undefined;
-  if (refresh && current && familyId !== undefined) await refresh.revokeFamily(familyId, current.id);
+  const revocationId = current === null ? undefined : tokens.revocationIdOf(current);
+  // Ending a login denies every live token issued from it, this one included (tracked when it was signed).
   if (logins && current && familyId !== undefined) await logins.end(familyId, current.id);
+  else if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
+  if (refresh && current && familyId !== undefined) await refresh.revokeFamily(familyId, current.id);
   if (refresh) await endPresentedFamily(refresh, req, current, familyId);
   refresh?.clear(res);
   carrier.clear(res);
