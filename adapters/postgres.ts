@@ -3,7 +3,7 @@ import type { StateStore } from '../lib/types';
 import { configError } from '../lib/errors';
 import { toMs } from '../lib/duration';
 import { checkOptions } from '../lib/option-keys';
-import { bounded } from './bounded';
+import { boundedRunner } from './bounded';
 import { CallbackSessionStore, sessionTtlSeconds, type SessionBackedStore } from './session-store';
 import { postgresLog, type LogConnection, type PostgresLogTables } from './postgres-log';
 import { quoteSchema, schemaStatements } from './postgres-schema';
@@ -11,8 +11,11 @@ import { recordSql, sweepSql, type RecordSql } from './postgres-sql';
 
 /** What postgresStore() uses of a `pg` Pool (`new Pool(...)` from the `pg` package fits). */
 export interface PgPoolLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
-  connect(): Promise<{ query(text: string, values?: unknown[]): Promise<unknown>; release(err?: Error | boolean): void }>;
+  /** One statement on a pooled connection (pg's `pool.query`). */
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  /** A connection of the pool for a transaction (pg's `pool.connect`). */
+  connect(): Promise<PgPoolClient>;
+  /** Set once the app ended the pool: every call then answers 503. */
   readonly ended?: boolean;
   /** The pool's connection options; the log followers open their own connections with them. */
   readonly options?: object;
@@ -20,6 +23,23 @@ export interface PgPoolLike {
   readonly Client?: unknown;
 }
 
+/** What a pg query resolves to (the fields the store reads). */
+export interface PgResult {
+  /** The rows returned. */
+  rows: unknown[];
+  /** Rows changed (null for statements that report none). */
+  rowCount: number | null;
+}
+
+/** A connection checked out of the pool. */
+export interface PgPoolClient {
+  /** One statement on this connection. */
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  /** Returns it to the pool (`err` discards it). */
+  release(err?: Error | boolean): void;
+}
+
+/** Options of `postgresStore()`. */
 export interface PostgresStoreOptions {
   /** Your `pg` Pool. express-principal never ends it (attach `pool.on('error', …)` as pg asks). */
   pool: PgPoolLike;
@@ -66,7 +86,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const timeoutMs = toMs(options.timeout ?? '1s', 'timeout');
   const retryAfter = options.retryAfter ?? 1;
   const unavailable = () => (pool.ended === true ? 'the pg pool was ended' : null);
-  const run = <T>(work: () => Promise<T>) => bounded(work, timeoutMs, unavailable, retryAfter);
+  const run = boundedRunner(timeoutMs, unavailable, retryAfter);
   const table = (name: string) => `${schema}."${name}"`;
   const sql = recordSql({ records: table('ep_records'), index: table('ep_subject_index') });
   const tables: PostgresLogTables = { log: table('ep_log'), heads: table('ep_log_heads'), schema: schemaName };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { RevocationLog, RevocationLogFollower, RevocationLogListener } from '../lib/types';
 import { SET_MAX } from './redis-set-max';
+import type { OwnConnection, RedisCommands } from './redis-commands';
 
 /**
  * The revocation log on Redis: a Stream at `<prefix>rv:log`.
@@ -24,54 +25,32 @@ const BATCH = 10_000;
 /** Extra time the log keeps entries, for clock differences between app servers and Redis. */
 const TRIM_MARGIN_MS = 60_000;
 
-interface RawConn {
-  readonly isOpen: boolean;
-  readonly isReady?: boolean;
-  sendCommand(...args: unknown[]): Promise<unknown>;
-  connect(): Promise<unknown>;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  destroy?(): unknown;
-  unref?(): void;
-}
-
-interface RawClient extends Partial<RawConn> {
-  duplicate?(overrides?: Record<string, unknown>): unknown;
-  readonly options?: { name?: string; defaults?: { name?: string } & Record<string, unknown> };
-  /** node-redis clusters keep their options here. */
-  readonly _options?: { defaults?: { name?: string } & Record<string, unknown> };
-  readonly masters?: unknown;
-}
-
 type Run = <T>(work: () => Promise<T>) => Promise<T>;
 
-/** `undefined` when the client cannot give us a connection of our own (no `duplicate`). */
-export function redisRevocationLog(client: unknown, prefix: string, run: Run): RevocationLog | undefined {
-  const app = client as RawClient;
-  if (typeof app.duplicate !== 'function' || typeof app.sendCommand !== 'function') return undefined;
+/** `undefined` when the client cannot give us a connection of our own (node-redis Sentinel: no `duplicate`). */
+export function redisRevocationLog(redis: RedisCommands, prefix: string, run: Run): RevocationLog | undefined {
+  const open = redis.openOwn;
+  if (open === undefined) return undefined;
   const key = `${prefix}rv:log`;
-  // node-redis clusters take (firstKey, isReadonly, args); single clients take (args).
-  const cluster = app.masters !== undefined;
-  const send = (conn: RawConn, readonly: boolean, args: string[], route = key) =>
-    (cluster ? conn.sendCommand(route, readonly, args) : conn.sendCommand(args));
   const keepKey = `${key}:keep`;
 
   return {
     append: (fields, retainMs) => run(async () => {
       const retain = Math.ceil(retainMs);
       // Raised before the entry is added: a writer that trims after our entry exists sees our retention.
-      const keep = Number(await send(app as RawConn, false, ['EVAL', SET_MAX, '1', keepKey, String(retain), String(retain + TRIM_MARGIN_MS)], keepKey));
+      const keep = Number(await redis.evalScript(SET_MAX, [keepKey], [String(retain), String(retain + TRIM_MARGIN_MS)]));
       const minId = Math.max(0, Math.floor(Date.now() - Math.max(retain, keep) - TRIM_MARGIN_MS));
       // The log key carries a TTL like every key: with no revocation for a whole lifetime, nothing in it matters.
       const [id] = await Promise.all([
-        send(app as RawConn, false, ['XADD', key, 'MINID', '~', String(minId), '*', ...fields]),
-        send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'GT']),
-        send(app as RawConn, false, ['PEXPIRE', key, String(retain + TRIM_MARGIN_MS), 'NX']),
+        redis.send(['XADD', key, 'MINID', '~', String(minId), '*', ...fields], key),
+        redis.pExpire(key, retain + TRIM_MARGIN_MS, 'GT'),
+        redis.pExpire(key, retain + TRIM_MARGIN_MS, 'NX'),
       ]);
       return String(id);
     }),
-    follow: (listener, blockMs) => new LogFollower(app, key, send, listener, Math.max(1, Math.floor(blockMs))),
+    follow: (listener, blockMs) => new LogFollower(() => open(redis.followerName), key, listener, Math.max(1, Math.floor(blockMs)), (args) => redis.send(args, `${key}:applied`)),
     applied: (position) => run(async () => {
-      const reply = toMap(await send(app as RawConn, false, ['HGETALL', `${key}:applied`], `${key}:applied`));
+      const reply = toMap(await redis.send(['HGETALL', `${key}:applied`], `${key}:applied`));
       return countApplied(reply, position, Date.now());
     }),
   };
@@ -95,8 +74,6 @@ function countApplied(reply: Map<string, unknown>, position: string, now: number
   return { applied, instances };
 }
 
-type Send = (conn: RawConn, readonly: boolean, args: string[], route?: string) => Promise<unknown>;
-
 /** First wait before retrying a connection or a read, doubled on each failure up to MAX_BACKOFF_MS. */
 const FIRST_BACKOFF_MS = 20;
 const MAX_BACKOFF_MS = 500;
@@ -107,7 +84,7 @@ const MAX_BACKOFF_MS = 500;
  */
 class LogFollower implements RevocationLogFollower {
   private closed = false;
-  private conn: RawConn | null = null;
+  private conn: OwnConnection | null = null;
   /** Ends the current pause early (close() calls it). */
   private wake: (() => void) | null = null;
   /** Run id of the server at the last connection; undefined before the first. */
@@ -122,20 +99,16 @@ class LogFollower implements RevocationLogFollower {
   /** This follower's field in the `applied` hash, and when it last wrote it. */
   private readonly instance = randomBytes(8).toString('hex');
   private reportedAt = -Infinity;
-  private readonly overrides: Record<string, unknown>;
   private readonly loop: Promise<void>;
 
   constructor(
-    private readonly app: RawClient,
+    private readonly open: () => OwnConnection,
     private readonly key: string,
-    private readonly send: Send,
     private readonly listener: RevocationLogListener,
     private readonly blockMs: number,
+    /** A command on the app's client (the follower's own connection is gone by then): the HDEL at close. */
+    private readonly sendOnApp: (args: string[]) => Promise<unknown>,
   ) {
-    // Named so operators (and tests) can find it in CLIENT LIST.
-    const name = followerName(app);
-    // A cluster names the connections it opens through `defaults`.
-    this.overrides = app.masters !== undefined ? { defaults: { ...(app._options ?? app.options)?.defaults, name } } : { name };
     this.loop = this.run();
   }
 
@@ -144,13 +117,12 @@ class LogFollower implements RevocationLogFollower {
     this.wake?.();
     const c = this.conn;
     this.conn = null;
-    try { c?.destroy?.(); } catch { /* already closed */ }
+    c?.destroy();
     await this.loop;
     // Gone, not stalled: receipts stop counting this instance (best effort; its heartbeat ages out anyway).
-    const applied = `${this.key}:applied`;
     // Not awaited: with Redis down the app's client would queue it, and close() must not wait for that.
     try {
-      this.send(this.app as RawConn, false, ['HDEL', applied, this.instance], applied).catch(() => undefined);
+      this.sendOnApp(['HDEL', `${this.key}:applied`, this.instance]).catch(() => undefined);
     } catch { /* the app's client is already closed */ }
   }
 
@@ -160,7 +132,7 @@ class LogFollower implements RevocationLogFollower {
         // No await while connected: a round costs the XREAD and nothing more.
         const conn = this.conn ?? await this.connect();
         if (this.closed) break;
-        if (conn.isReady ?? conn.isOpen) await this.readRound(conn);
+        if (conn.ready()) await this.readRound(conn);
         else await this.backOff();
       } catch {
         if (this.closed) break;
@@ -172,32 +144,30 @@ class LogFollower implements RevocationLogFollower {
   }
 
   /** The follower's own connection, opened on first use and again after a connect that failed. */
-  private async connect(): Promise<RawConn> {
-    const created = (this.app.duplicate as (o: Record<string, unknown>) => RawConn)(this.overrides);
-    created.on('error', () => { /* reported through the failing command; the loop retries */ });
-    created.unref?.(); // never keeps the process alive (applies to every socket it opens)
+  private async connect(): Promise<OwnConnection> {
+    const created = this.open();
     this.conn = created;
     await created.connect();
     return created;
   }
 
-  /** connect() failed (Redis unreachable): start over with a fresh duplicate. */
+  /** connect() failed (Redis unreachable) or the connection gave up: start over with a fresh one. */
   private dropIfUnconnected(): void {
     const conn = this.conn;
-    if (conn === null || conn.isOpen) return;
-    try { conn.destroy?.(); } catch { /* already gone */ }
+    if (conn === null || conn.alive()) return;
+    conn.destroy();
     this.conn = null;
   }
 
   /** One XREAD: its entries go to the listener, and a short reply proves the listener in sync. */
-  private async readRound(conn: RawConn): Promise<void> {
+  private async readRound(conn: OwnConnection): Promise<void> {
     if (this.checkGap) {
       this.lastId = await this.position(conn, this.lastId);
       this.checkGap = false;
     }
     const sentAt = performance.now();
     // Read from the master: a replica's lag would stretch the staleness bound.
-    const reply = await this.send(conn, false, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(this.blockMs), 'STREAMS', this.key, this.lastId as string]);
+    const reply = await conn.send(['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(this.blockMs), 'STREAMS', this.key, this.lastId as string], this.key);
     if (this.closed) return;
     const items = parseXRead(reply);
     if (items.length > 0) {
@@ -212,13 +182,13 @@ class LogFollower implements RevocationLogFollower {
   }
 
   /** Records how far this instance has applied the log (what receipts count), and that it is alive. */
-  private async report(conn: RawConn): Promise<void> {
+  private async report(conn: OwnConnection): Promise<void> {
     this.reportedAt = performance.now();
     const applied = `${this.key}:applied`;
     await Promise.all([
-      this.send(conn, false, ['HSET', applied, this.instance, `${this.lastId ?? '0-0'} ${Date.now()}`], applied),
+      conn.send(['HSET', applied, this.instance, `${this.lastId ?? '0-0'} ${Date.now()}`], applied),
       // EXPIRE (seconds), not PEXPIRE: operators and tests can tell the follower's bookkeeping from request traffic.
-      this.send(conn, false, ['EXPIRE', applied, String((LIVE_MS * 2) / 1000)], applied),
+      conn.send(['EXPIRE', applied, String((LIVE_MS * 2) / 1000)], applied),
     ]);
   }
 
@@ -237,7 +207,7 @@ class LogFollower implements RevocationLogFollower {
   }
 
   /** Where to resume; reports entries we can no longer read, and a server or log that lost its data. */
-  private async position(c: RawConn, at: string | null): Promise<string> {
+  private async position(c: OwnConnection, at: string | null): Promise<string> {
     let from = at === '0-0' ? null : at; // '0-0': nothing read yet, so the log is followed from its start
     const listener = this.listener;
     if (await this.restarted(c)) listener.reset?.();
@@ -273,10 +243,10 @@ class LogFollower implements RevocationLogFollower {
   }
 
   /** Whether the server is another process than at the last connection (restarted, failed over). */
-  private async restarted(c: RawConn): Promise<boolean> {
+  private async restarted(c: OwnConnection): Promise<boolean> {
     let id: string | null = null;
     try {
-      id = /run_id:(\w+)/.exec(String(await this.send(c, false, ['INFO', 'server'])))?.[1] ?? null;
+      id = /run_id:(\w+)/.exec(String(await c.send(['INFO', 'server'], this.key)))?.[1] ?? null;
     } catch (err) {
       // Refused (ACL, a proxy without INFO): no way to tell, so every reconnection counts as a restart.
       if (!/^(NOPERM|ERR)/.test(String((err as Error)?.message))) throw err;
@@ -286,9 +256,9 @@ class LogFollower implements RevocationLogFollower {
     return previous !== undefined && (id === null || id !== previous);
   }
 
-  private async streamInfo(c: RawConn): Promise<Map<string, unknown> | null> {
+  private async streamInfo(c: OwnConnection): Promise<Map<string, unknown> | null> {
     try {
-      return toMap(await this.send(c, false, ['XINFO', 'STREAM', this.key]));
+      return toMap(await c.send(['XINFO', 'STREAM', this.key], this.key));
     } catch (err) {
       if (/no such key/i.test(String((err as Error)?.message))) return null;
       throw err;
@@ -298,11 +268,15 @@ class LogFollower implements RevocationLogFollower {
 
 interface StreamItem { id: string; fields: string[] }
 
-/** XREAD reply, RESP2 (`[[key, [[id, [f, v, …]], …]]]`) or RESP3 (`{ key: [...] }` / Map). */
+/**
+ * XREAD reply, RESP2 (`[[key, [[id, [f, v, …]], …]]]`), RESP3 (`{ key: [...] }` / Map), or ioredis 6's
+ * reply for one stream (`[key, [[id, [f, v, …]], …]]`).
+ */
 function parseXRead(reply: unknown): StreamItem[] {
   if (reply === null || reply === undefined) return [];
   let streams: unknown[];
-  if (Array.isArray(reply)) streams = reply.map((s) => (Array.isArray(s) ? s[1] : s));
+  if (Array.isArray(reply) && typeof reply[0] === 'string') streams = [reply[1]];
+  else if (Array.isArray(reply)) streams = reply.map((s) => (Array.isArray(s) ? s[1] : s));
   else if (reply instanceof Map) streams = [...reply.values()];
   else streams = Object.values(reply as Record<string, unknown>);
   const out: StreamItem[] = [];
@@ -348,10 +322,4 @@ function idMs(id: string): number {
 function previousId(id: string): string {
   const [ms, seq] = splitId(id);
   return seq > 0 ? `${ms}-${seq - 1}` : `${Math.max(0, ms - 1)}-${Number.MAX_SAFE_INTEGER}`;
-}
-
-/** Exposed for tests and tooling: the client name the follower connection uses. */
-export function followerName(client: unknown): string {
-  const c = client as RawClient;
-  return `${c.options?.name ?? (c._options ?? c.options)?.defaults?.name ?? 'ep'}:rv-log`;
 }

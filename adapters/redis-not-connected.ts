@@ -4,14 +4,20 @@ export const REDIS_NOT_CONNECTED = 'EXPRESS_PRINCIPAL_REDIS_NOT_CONNECTED';
 const NOT_CONNECTED = 'the Redis client is not connected: call await client.connect() before principal() (or it was closed)';
 
 /**
- * Why the client cannot take a command now, or `null` when it can. node-redis's `isOpen` is false only before
- * `connect()` and after `close()`/`quit()`: no reconnect will come, so that cause is also named once as a warning
- * (every request would otherwise answer 503 with no hint). `isReady` false with `isOpen` true is a reconnect.
+ * What a client can do now: `closed` means no reconnect will come (never connected, or closed/quit: node-redis
+ * `isOpen` false, ioredis status `wait` or `end`); `reconnecting` will pass by itself.
  */
-export function redisUnavailability(client: { readonly isOpen: boolean; readonly isReady?: boolean }): () => string | null {
+export type ClientState = 'ready' | 'reconnecting' | 'closed';
+
+/**
+ * Why the client cannot take a command now, or `null` when it can. A closed client is also named once as a
+ * warning (every request would otherwise answer 503 with no hint).
+ */
+export function redisUnavailability(state: () => ClientState): () => string | null {
   let warned = false;
   return () => {
-    if (client.isOpen !== true) {
+    const now = state();
+    if (now === 'closed') {
       if (!warned) {
         warned = true;
         process.emitWarning(`express-principal: redisStore: ${NOT_CONNECTED}; until then every request that needs the store answers 503`, {
@@ -20,6 +26,6 @@ export function redisUnavailability(client: { readonly isOpen: boolean; readonly
       }
       return NOT_CONNECTED;
     }
-    return client.isReady === false ? 'the Redis client is reconnecting' : null;
+    return now === 'reconnecting' ? 'the Redis client is reconnecting' : null;
   };
 }

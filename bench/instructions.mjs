@@ -9,7 +9,8 @@
 //
 // Options: --window N (requests per counted window, default 2500), --warm W (windows discarded while V8 warms up,
 // default 3), --windows M (windows counted, default 4), --idle S (seconds of idle counting, default 10),
-// --jobs J (servers counted at once, default 2), --out DIR (default bench/results), --merge a.json,b.json (pool earlier runs' instructions.json into one table).
+// --jobs J (servers counted at once, default 2), --start-timeout S (seconds a server may take to start under valgrind,
+// default 180; a busy machine needs more), --out DIR (default bench/results), --merge a.json,b.json (pool earlier runs' instructions.json into one table).
 //
 // Each server runs under `valgrind --tool=callgrind`; autocannon (10 connections, the same credential) drives it
 // from this process. Counters are zeroed after the warm-up and dumped after every window; a scenario's figure is the
@@ -35,7 +36,7 @@ process.env.BENCH_STORE_TIMEOUT ||= '30s';
 const root = path.resolve(here, '..');
 
 function parseArgs(argv) {
-  const opts = { window: 2500, warm: 3, windows: 4, idle: 10, jobs: 2, only: null, all: false, out: path.join(here, 'results') };
+  const opts = { window: 2500, warm: 3, windows: 4, idle: 10, jobs: 2, startTimeout: 180, only: null, all: false, out: path.join(here, 'results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -44,6 +45,7 @@ function parseArgs(argv) {
     else if (a === '--windows') opts.windows = Math.max(1, parseInt(val(), 10));
     else if (a === '--idle') opts.idle = Number(val());
     else if (a === '--jobs') opts.jobs = Math.max(1, parseInt(val(), 10));
+    else if (a === '--start-timeout') opts.startTimeout = Math.max(1, Number(val()));
     else if (a === '--only') opts.only = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--all') opts.all = true;
     else if (a === '--merge') opts.merge = val().split(',').map((f) => path.resolve(f));
@@ -84,7 +86,7 @@ async function countOne(scenario, opts) {
   const started = Date.now();
   let target;
   try {
-    target = await prepare(scenario, { connections: 10, wrap, startTimeoutMs: 180_000 });
+    target = await prepare(scenario, { connections: 10, wrap, startTimeoutMs: opts.startTimeout * 1000 });
     const pid = String(target.server.child.pid);
     const windows = [];
     let non2xx = 0;

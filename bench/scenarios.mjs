@@ -190,6 +190,8 @@ const rs = () => ({ privateKey: keyPairs().rsa.privateKey, publicKey: keyPairs()
 const storeTimeout = process.env.BENCH_STORE_TIMEOUT || '1s';
 const redisStoreOf = async (lib, ctx, tag) => lib.redisStore({ client: await ctx.redis(), prefix: `${ctx.prefix}${tag}:`, timeout: storeTimeout });
 
+const ioredisStoreOf = async (lib, ctx, tag) => lib.redisStore({ client: await ctx.ioredis(), prefix: `${ctx.prefix}${tag}:`, timeout: storeTimeout });
+
 const oursList = [
   ours('ours-stateless-hs256', 'ours stateless HS256', true, (lib) => lib.statelessJwt({ ...hs })),
   ours('ours-stateless-hs256-nocache', 'ours stateless HS256, no cache', true, (lib) => lib.statelessJwt({ ...hs, cache: false })),
@@ -219,6 +221,10 @@ const oursList = [
     async (lib, ctx) => lib.sessionCookie({ secret: SECRET, store: await ctx.postgresStore(lib, 'session', storeTimeout), secure: false })),
   ours('ours-session-postgres-cached', 'ours session cookie (PostgreSQL) + record cache', false,
     async (lib, ctx) => lib.sessionCookie({ secret: SECRET, store: await ctx.postgresStore(lib, 'session-cached', storeTimeout), secure: false, recordCache: true })),
+  ours('ours-stateful-jwt-ioredis', 'ours stateful JWT (Redis, ioredis client)', false,
+    async (lib, ctx) => lib.statefulJwt({ secret: SECRET, store: await ioredisStoreOf(lib, ctx, 'stateful-io') })),
+  ours('ours-session-ioredis', 'ours session cookie (Redis, ioredis client)', false,
+    async (lib, ctx) => lib.sessionCookie({ secret: SECRET, store: await ioredisStoreOf(lib, ctx, 'session-io'), secure: false })),
   ours('ours-session-memory', 'ours session cookie (memory)', false,
     (lib) => lib.sessionCookie({ secret: SECRET, store: lib.memoryStore(), secure: false })),
   ours('ours-cookie-store', 'ours cookie-only session (encrypted)', true,

@@ -20,6 +20,7 @@ let redisClient;
 let pgPool;
 /** Bench tables live in their own schema of the test database; this run's rows are deleted at shutdown. */
 const PG_SCHEMA = 'ep_bench';
+let ioredisClient;
 const ctx = {
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
   prefix: `bench:${process.pid}:${name}:`,
@@ -45,6 +46,17 @@ const ctx = {
     }
     return lib.postgresStore({ pool: pgPool, schema: PG_SCHEMA, prefix: `${ctx.prefix}${tag}:`, timeout });
   },
+  /** One shared ioredis client on the same server, ready on first use (its keys are dropped through redis()). */
+  async ioredis() {
+    if (!ioredisClient) {
+      const { Redis } = await import('ioredis');
+      ioredisClient = new Redis(ctx.redisUrl);
+      ioredisClient.on('error', (err) => console.error(`[${name}] ioredis: ${err.message}`));
+      await new Promise((resolve) => ioredisClient.once('ready', resolve));
+      await ctx.redis();
+    }
+    return ioredisClient;
+  },
   /** express-principal from the build output (dist/lib/index.js, CommonJS). */
   async lib() {
     if (!existsSync(libEntry)) throw new Error('express-principal is not built (dist/lib/index.js missing; run `npm run build`)');
@@ -58,6 +70,7 @@ const ctx = {
 
 async function shutdown(server, code = 0) {
   for (const fn of closers) { try { await fn(); } catch { /* best effort */ } }
+  ioredisClient?.disconnect();
   if (redisClient) {
     try {
       // Leave nothing behind: drop this run's keys.

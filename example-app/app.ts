@@ -11,12 +11,12 @@
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createClient } from 'redis';
 import {
   principal, fromConfig, authed, requireRole, AuthError,
   type AuthConfig, type CarrierKind, type PrincipalMiddleware, type Principal,
 } from '../lib';
 import { renderPage } from './pages';
+import { createExampleRedis, DEFAULT_REDIS_URL } from './redis';
 
 export type ExampleEnv = Record<string, string | undefined>;
 
@@ -117,7 +117,8 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   if (!secure) warnings.push(`Cookies are sent without the Secure flag because the example serves plain http on ${host}; never do that on a public address.`);
 
   // Built but not connected yet: an impossible strategy/storage pair must fail before any I/O.
-  const redis = storage === 'redis' ? createClient({ url: env.REDIS_URL || 'redis://127.0.0.1:6379' }) : undefined;
+  const connection = storage === 'redis' ? createExampleRedis(env.REDIS_URL || DEFAULT_REDIS_URL) : undefined;
+  const redis = connection?.client;
   const isJwt = strategy !== 'session-cookie';
   const config: AuthConfig = {
     strategy,
@@ -134,13 +135,12 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
   // onError 'next': guards hand their AuthError to the error handler below, which renders an HTML
   // page for browser navigations and problem+json for API clients.
   const auth = principal({ strategy: built, onError: 'next' });
-  if (redis) {
-    redis.on('error', () => { /* outages surface as 503 from the store; keep the process alive */ });
+  if (connection) {
     try {
-      await redis.connect();
+      await connection.connect();
     } catch (err) {
       await auth.close().catch(() => {});
-      throw new Error(`cannot connect to Redis at ${env.REDIS_URL || 'redis://127.0.0.1:6379'} (${err instanceof Error ? err.message : String(err)})`);
+      throw err;
     }
   }
   const cookieName = secure ? (isJwt ? '__Host-ep' : '__Host-sid') : (isJwt ? 'ep' : 'sid');
@@ -301,7 +301,7 @@ export async function createExampleApp(env: ExampleEnv = process.env): Promise<E
       res.type('html').send(renderPage(`${err.status} — ${err.message}`, errorHelp(err, req), err.code));
       return;
     }
-    res.type('application/problem+json').send(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code }));
+    res.type('application/problem+json').send(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code, ...(err.detail === undefined ? {} : { detail: err.detail }) }));
   });
 
   return {

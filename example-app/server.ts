@@ -3,9 +3,11 @@
  * Strategy and storage come from AUTH_STRATEGY / AUTH_STORAGE (see README.md next to this file).
  */
 import { createExampleApp } from './app';
+import { DEFAULT_REDIS_URL, shownUrl } from './redis';
 
 async function main(): Promise<void> {
   let example;
+  if (process.env.AUTH_STORAGE === 'redis') console.log(`example-app: connecting to Redis at ${shownUrl(process.env.REDIS_URL || DEFAULT_REDIS_URL)}`);
   try {
     example = await createExampleApp(process.env);
   } catch (err) {

@@ -5,7 +5,10 @@ import { settle } from './handle';
 import { configError } from './errors';
 
 /** A request that passed a guard: `req.principal` is a `Principal`, never `null`. */
-export type AuthedRequest = Request & { principal: Principal };
+export type AuthedRequest = Request & {
+  /** Who is calling; never `null` inside `authed()`. */
+  principal: Principal;
+};
 
 /** A route handler (async or not) behind a guard: what `authed()` wraps. */
 export type AuthedHandler = (req: AuthedRequest, res: Response, next: NextFunction) => unknown;

@@ -3,7 +3,7 @@ import { configError } from './errors';
 import { statelessJwt } from './strategies/stateless-jwt';
 import { statefulJwt } from './strategies/stateful-jwt';
 import { sessionCookie } from './strategies/session-cookie';
-import { redisStore, type RedisClientLike } from '../adapters/redis';
+import { redisStore, type RedisStoreOptions } from '../adapters/redis';
 import { memoryStore } from '../adapters/memory';
 import { cookieStore } from '../adapters/cookie';
 import { checkOptions } from './option-keys';
@@ -44,8 +44,8 @@ export interface AuthConfig {
 
 /** What `fromConfig()` cannot read from plain data: live clients. */
 export interface AuthConfigDeps {
-  /** Your connected node-redis client; required when storage is 'redis'. */
-  redis?: RedisClientLike;
+  /** Your connected Redis client (node-redis v5, ioredis, iovalkey); required when storage is 'redis'. */
+  redis?: RedisStoreOptions['client'];
 }
 
 const VALID: Record<AuthConfig['strategy'], readonly string[]> = {
@@ -76,7 +76,7 @@ export function fromConfig(config: AuthConfig, deps: AuthConfigDeps = {}): Strat
     throw configError("revocationStorage is only for storage 'cookie'; server-side stores revoke by deleting the session");
   }
   const prefix = config.prefix ?? 'ep:';
-  const store = storage === 'redis' ? redisStore({ client: deps.redis as RedisClientLike, prefix })
+  const store = storage === 'redis' ? redisStore({ client: deps.redis as RedisStoreOptions['client'], prefix })
     : storage === 'memory' ? memoryStore({ prefix }) : undefined;
   const cookie = config.secure === undefined ? undefined : { secure: config.secure };
   const jwt = {
@@ -91,7 +91,7 @@ export function fromConfig(config: AuthConfig, deps: AuthConfigDeps = {}): Strat
     ...(config.absoluteTimeout !== undefined ? { absoluteTimeout: config.absoluteTimeout } : {}),
   };
   const lag = config.maxRevocationLag !== undefined ? { maxRevocationLag: config.maxRevocationLag } : {};
-  const revocation = config.revocationStorage === 'redis' ? redisStore({ client: deps.redis as RedisClientLike, prefix })
+  const revocation = config.revocationStorage === 'redis' ? redisStore({ client: deps.redis as RedisStoreOptions['client'], prefix })
     : config.revocationStorage === 'memory' ? memoryStore({ prefix }) : undefined;
   switch (config.strategy) {
     case 'stateless-jwt':

@@ -35,6 +35,7 @@ export interface AuthContext {
   logoutOthers(options: ReceiptOptions): Promise<RevocationReceipt>;
 }
 
+/** Options of `req.auth.login()`. */
 export interface LoginOptions {
   /** Which strategy issues (with several). @default the first */
   strategy?: StrategyName;
@@ -50,6 +51,8 @@ export interface Internals {
   realm: string;
   onError: 'respond' | 'next';
   effectiveRoles(roles: readonly string[]): ReadonlySet<string>;
+  /** The principal() this request went through (once-only warnings are per instance). */
+  readonly instance: object;
 }
 
 /**
@@ -62,8 +65,11 @@ export const INTERNALS: unique symbol = Symbol('express-principal.internals');
 export const internals = {
   /** From `req.auth`, or from the object that holds it (lib/request-slot.ts). */
   get(holder: Request | { auth: AuthContext | undefined }): Internals | undefined {
-    const auth = (holder as { auth?: unknown }).auth as (AuthContext & { [INTERNALS]?: Internals }) | undefined;
-    return auth?.[INTERNALS];
+    return internals.of((holder as { auth?: unknown }).auth);
+  },
+  /** From a value that should be this package's `req.auth`; undefined for anything else. */
+  of(auth: unknown): Internals | undefined {
+    return typeof auth === 'object' && auth !== null ? (auth as { [INTERNALS]?: Internals })[INTERNALS] : undefined;
   },
 };
 

@@ -2,6 +2,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import { MalformedRequestError } from './errors';
 import { internals } from './context';
 import { answerError } from './respond';
+import { missingMiddleware } from './foreign-auth';
 
 const jsonBody = express.json({ limit: '4kb' });
 
@@ -18,7 +19,7 @@ export function postEndpoint(name: string, action: (req: Request, res: Response)
     }
     const state = internals.get(req);
     if (state === undefined || req.auth === undefined) {
-      next(new TypeError(`express-principal: mount principal(...) with app.use() before auth.${name}()`));
+      next(missingMiddleware(req.auth, `auth.${name}()`));
       return;
     }
     const fail = (err: unknown) => answerError(state, res, next, err);

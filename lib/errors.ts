@@ -50,13 +50,16 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
   readonly status: number;
   /** Headers the answer carries (for instance `WWW-Authenticate` or `Retry-After`). */
   readonly headers: Readonly<Record<string, string>>;
+  /** What the client can do about it: the problem document's `detail` (RFC 9457), when there is one. */
+  readonly detail: string | undefined;
   /** Used by the subclasses; an app throws one of them rather than a bare AuthError. */
-  constructor(code: C, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+  constructor(code: C, message: string, options?: { cause?: unknown; headers?: Record<string, string>; detail?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.status = STATUS[code];
     this.headers = options?.headers ?? {};
+    this.detail = options?.detail;
   }
   /** The same as `status`, under the name some error handlers read. */
   get statusCode(): number {
@@ -126,7 +129,8 @@ export class LoginRequiredError extends AuthError<'ERR_LOGIN_REQUIRED'> {
 }
 /** 403: an unsafe cross-site request carrying a cookie credential (or a cross-site login / logout / refresh). */
 export class CsrfError extends AuthError<'ERR_CSRF'> {
-  constructor() { super('ERR_CSRF', 'Cross-site request refused'); }
+  /** `detail`: which origin was refused and which option admits it (lib/carriers/csrf.ts). */
+  constructor(detail?: string) { super('ERR_CSRF', 'Cross-site request refused', detail === undefined ? undefined : { detail }); }
 }
 /** 403: authenticated, but lacking a role or failing an `allow()` predicate. */
 export class ForbiddenError extends AuthError<'ERR_FORBIDDEN'> {
@@ -169,7 +173,12 @@ export class NotSupportedError extends AuthError<'ERR_NOT_SUPPORTED'> {
 
 /** 409: the subject already has `maxSessionsPerSubject` sessions and `onSessionLimit` is `'refuse'`. */
 export class SessionLimitError extends AuthError<'ERR_SESSION_LIMIT'> {
-  constructor(readonly limit: number) { super('ERR_SESSION_LIMIT', `This account already has ${limit} sessions: end one before logging in again`); }
+  /** The `maxSessionsPerSubject` reached. */
+  readonly limit: number;
+  constructor(limit: number) {
+    super('ERR_SESSION_LIMIT', `This account already has ${limit} sessions: end one before logging in again`);
+    this.limit = limit;
+  }
 }
 
 /** Every error class a request can end with; `switch (err.code)` on it narrows to the class. */

@@ -3,7 +3,8 @@ import type { Principal } from './types';
 import { AuthError, AuthRequiredError, ForbiddenError, InsufficientScopeError, LoginRequiredError, configError } from './errors';
 import { internals, type Internals } from './context';
 import { answerError } from './respond';
-import { slotOf } from './request-slot';
+import { ownAuth, slotIn } from './request-slot';
+import { missingMiddleware, warnReplacedAfter } from './foreign-auth';
 import { toMs } from './duration';
 
 type Check = (principal: Principal, req: Request, state: Internals) => AuthError | null | Promise<AuthError | null>;
@@ -11,13 +12,16 @@ type Check = (principal: Principal, req: Request, state: Internals) => AuthError
 /** Guards are predicates; this is the one place that turns a verdict into a response. */
 function toHandler(check: Check): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const slot = slotOf(req);
-    const state = internals.get(slot === undefined ? req : slot);
+    // From `res`, not `req.res`: every property read on an Express request or response is a slow (megamorphic) one.
+    const slot = slotIn(res);
+    const own = ownAuth(req, slot);
+    const state = internals.of(own);
     if (state === undefined) {
       // Fail closed: a guard without the middleware in front would otherwise protect nothing.
-      next(new TypeError('express-principal: mount principal(...) with app.use() before using guards'));
+      next(missingMiddleware(req.auth, 'using guards'));
       return;
     }
+    if (slot !== undefined && slot.auth !== own) warnReplacedAfter(slot.auth, state.instance);
     if (state.error !== null) return fail(state, res, next, state.error);
     const who = slot === undefined ? req.principal : slot.principal;
     if (who === null || who === undefined) return fail(state, res, next, new AuthRequiredError());

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { internals } from './context';
-import { slotOf } from './request-slot';
+import { ownAuth, slotOf } from './request-slot';
+import { warnReplacedAfter } from './foreign-auth';
 import { answerError } from './respond';
 
 /** A route handler that may be async: what `handle()` wraps. */
@@ -36,8 +37,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function answer(req: Request, res: Response, next: NextFunction, err: unknown): void {
   const slot = slotOf(req);
-  const state = internals.get(slot === undefined ? req : slot);
+  const own = ownAuth(req, slot);
+  const state = internals.of(own);
   // Without the middleware there is no realm or onError to answer with: the app's handler decides.
   if (state === undefined) return next(err);
+  // A route calling req.auth.login() on another middleware's value fails here: say why.
+  if (slot !== undefined && slot.auth !== own) warnReplacedAfter(slot.auth, state.instance);
   answerError(state, res, next, err);
 }

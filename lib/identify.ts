@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Authenticated, CarrierKind, Principal } from './types';
+import type { CarrierKind, Principal } from './types';
 import type { StrategyImpl } from './strategy';
 import { CredentialTooLargeError } from './errors';
 import { isCrossSite } from './carriers/csrf';
@@ -8,12 +8,14 @@ import { migrate } from './migration';
 import { refuseCrossSite } from './setup';
 import type { RequestAuth } from './request-auth';
 
-type Outcome = Principal | null | Promise<Principal | null>;
+/** What identify() answers: the principal found (`null`: anonymous), or a promise of it. */
+export type Outcome = { readonly principal: Principal } | null | Promise<{ readonly principal: Principal } | null>;
 
 /**
  * The one request pipeline: size cap → the credentials present (each read once) → the winning strategy → (several
  * credentials) conflicts, migration, fresh data. With one strategy and nothing else to do, the strategy's answer
- * is the outcome: synchronous when the strategy answers synchronously (a cached token), so no promise is made.
+ * is the outcome as it comes: synchronous when the strategy answers synchronously (a cached token), so no promise
+ * is made, and a strategy's promise is not wrapped in another one. Whoever authenticated is `ctx.tried`.
  */
 export function identify(ctx: RequestAuth): Outcome {
   const { setup, req } = ctx;
@@ -26,7 +28,7 @@ export function identify(ctx: RequestAuth): Outcome {
   noteCredential(ctx, strategy, presented.carrier);
   // A cookie sent by another site's form is ambient authority, not intent: ignore it.
   if (presented.carrier === 'cookie') refuseCrossSite(setup, req);
-  return settle(ctx, strategy, strategy.authenticate(req, ctx.res, presented));
+  return strategy.authenticate(req, ctx.res, presented);
 }
 
 /** What guards and the `rejected` event need to know about the credential being authenticated. */
@@ -36,14 +38,8 @@ function noteCredential(ctx: RequestAuth, strategy: StrategyImpl, carrier: Carri
   ctx.tried = strategy;
 }
 
-function settle(ctx: RequestAuth, strategy: StrategyImpl, result: Authenticated | null | Promise<Authenticated | null>): Outcome {
-  if (result instanceof Promise) return result.then((r) => settle(ctx, strategy, r) as Principal | null);
-  if (result !== null) ctx.used = strategy;
-  return result?.principal ?? null;
-}
-
 /** Several strategies, a migration or refreshPrincipal: every credential present, best first (lib/multi.ts). */
-async function several(ctx: RequestAuth): Promise<Principal | null> {
+async function several(ctx: RequestAuth): Promise<{ principal: Principal } | null> {
   const { setup, req, res } = ctx;
   const found = presentCredentials(req, setup.strategies, setup.legacy, setup.precedence);
   const first = found[0];
@@ -57,7 +53,9 @@ async function several(ctx: RequestAuth): Promise<Principal | null> {
   if (others.length > 0) await refuseConflicts(req, res, result, others, setup.usesCookie && isCrossSite(req, setup.trusted));
   if (winner.legacy) await moveOver(ctx, req, res, winner, result.principal);
   ctx.used = winner.strategy;
-  return setup.fresh ? setup.fresh.ensure(req, res, winner.strategy, result.principal) : result.principal;
+  if (setup.fresh === null) return result;
+  const principal = await setup.fresh.ensure(req, res, winner.strategy, result.principal);
+  return principal === null ? null : { principal };
 }
 
 async function moveOver(ctx: RequestAuth, req: Request, res: Response, winner: Candidate, principal: Principal): Promise<void> {

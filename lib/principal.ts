@@ -9,7 +9,7 @@ import { attach, prepareExpress, type Slot } from './request-slot';
 import { logoutHandler } from './endpoints';
 import { resolveSetup } from './setup';
 import { RequestAuth } from './request-auth';
-import { identify } from './identify';
+import { identify, type Outcome } from './identify';
 import { close, jwksHandler, revokeAll, update } from './admin';
 import { receiptFor, sessionsAdmin, type ReceiptOptions, type SessionEvent, type SessionRevokedEvent, type SessionsAdmin } from './sessions';
 import type { DeviceOptions } from './state/device';
@@ -130,8 +130,8 @@ export function principal(options: PrincipalOptions): PrincipalMiddleware {
   prepareExpress();
   const middleware = ((req: Request, res: Response, next: NextFunction) => {
     const ctx = new RequestAuth(setup, req, res);
-    const slot = attach(req, res, ctx);
-    let outcome: Principal | null | Promise<Principal | null>;
+    const slot = attach(req, res, ctx, setup);
+    let outcome: Outcome;
     try {
       outcome = identify(ctx);
     } catch (err) {
@@ -161,8 +161,10 @@ function setPrincipal(ctx: RequestAuth, slot: Slot | null, principal: Principal 
   else ctx.req.principal = principal;
 }
 
-function admit(ctx: RequestAuth, slot: Slot | null, principal: Principal | null, next: NextFunction): void {
-  if (principal !== null) {
+function admit(ctx: RequestAuth, slot: Slot | null, found: { readonly principal: Principal } | null, next: NextFunction): void {
+  if (found !== null) {
+    const { principal } = found;
+    ctx.used = ctx.tried;
     setPrincipal(ctx, slot, principal);
     const { events } = ctx.setup;
     if (events.listenerCount('authenticated') > 0) events.emit('authenticated', principal);

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { CarrierKind, Identity, Issued, RevocationReceipt, SessionInfo, Strategy } from './types';
 import type { StrategyImpl } from './strategy';
-import { AuthError, configError, CsrfError, NotSupportedError, type AnyAuthError } from './errors';
-import { isCrossSite } from './carriers/csrf';
+import { AuthError, configError, NotSupportedError, type AnyAuthError } from './errors';
+import { crossSiteError, isCrossSite } from './carriers/csrf';
 import { INTERNALS, type AuthContext, type Internals, type LoginOptions } from './context';
 import { admitLogin, afterLogin, logoutOthers, ownSessions, revokeOthers, revokeOwn, type ReceiptOptions } from './sessions';
 import { reuseSubject } from './freshness';
@@ -26,6 +26,7 @@ export class RequestAuth implements AuthContext, Internals {
 
   get [INTERNALS](): Internals { return this; }
   get realm(): string { return this.setup.realm; }
+  get instance(): object { return this.setup; }
   get onError(): 'respond' | 'next' { return this.setup.onError; }
   effectiveRoles(roles: readonly string[]): ReadonlySet<string> { return this.setup.effectiveRoles(roles); }
   get strategy(): Strategy['name'] | null { return this.used?.name ?? null; }
@@ -92,7 +93,7 @@ async function logout(ctx: RequestAuth): Promise<void> {
 async function refresh(ctx: RequestAuth): Promise<Issued> {
   const { setup, req, res } = ctx;
   // The refresh token may come from a cookie: a cross-site POST is never a refresh.
-  if (isCrossSite(req, setup.trusted)) throw new CsrfError();
+  if (isCrossSite(req, setup.trusted)) throw crossSiteError(req);
   const strategy = setup.strategies.find((s) => s.refresh !== undefined);
   if (!strategy?.refresh) throw new NotSupportedError('refresh tokens need statelessJwt({ refresh: { store } })');
   const { events, fresh } = setup;

@@ -2,6 +2,7 @@ import { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import type { AuthContext } from './context';
 import type { Principal } from './types';
+import { warnReplacedBefore } from './foreign-auth';
 
 // Where `req.principal` and `req.auth` live.
 //
@@ -25,10 +26,17 @@ import type { Principal } from './types';
 const SLOT: unique symbol = Symbol.for('express-principal.request.v1');
 const ACCESSORS: unique symbol = Symbol.for('express-principal.accessors.v1');
 
-/** Per-request values, kept in `res.locals[SLOT]`: `principal` and `auth` are read by every copy of the package. */
+/**
+ * Per-request values, kept in `res.locals[SLOT]`: `principal` and `auth` are read by every copy of the package.
+ * `own` is the `req.auth` principal() attached; assigning `req.auth` (express-jwt does, by default) changes `auth`
+ * only, so guards keep their verdict. A slot written by an older copy has no `own`: readers fall back to `auth`.
+ */
 export class Slot {
   principal: Principal | null = null;
-  constructor(public auth: AuthContext | undefined) {}
+  readonly own: AuthContext | undefined;
+  constructor(public auth: AuthContext | undefined) {
+    this.own = auth;
+  }
 }
 
 type Locals = Record<PropertyKey, unknown>;
@@ -36,9 +44,19 @@ interface Carrier { res?: { locals?: Locals } }
 
 /** This request's slot, without going through the accessors (guards read it on every request). */
 export function slotOf(self: Carrier | Request): Slot | undefined {
-  const value = (self as Carrier).res?.locals?.[SLOT];
+  return slotIn((self as Carrier).res);
+}
+
+/** The slot of the request `res` answers: for code that holds `res` already, one property read fewer than `req.res`. */
+export function slotIn(res: Carrier['res'] | Response): Slot | undefined {
+  const value = (res as Carrier['res'])?.locals?.[SLOT];
   // Not `instanceof Slot`: another copy of the package may have written it.
   return typeof value === 'object' && value !== null ? (value as Slot) : undefined;
+}
+
+/** The `req.auth` principal() attached to this request, whatever was assigned to `req.auth` since (undefined: none). */
+export function ownAuth(req: Request, slot: Slot | undefined = slotOf(req)): unknown {
+  return slot === undefined ? (req as { auth?: unknown }).auth : (slot.own ?? slot.auth);
 }
 
 /** Assigning `req.principal` / `req.auth` from app code keeps working: into this request's slot. */
@@ -137,11 +155,13 @@ function install(req: Request): boolean {
 
 /**
  * Starts a request: `req.auth = auth`, `req.principal = null`. Returns the slot to set the principal in later,
- * or `null` when this request keeps them as own properties (then assign `req.principal`).
+ * or `null` when this request keeps them as own properties (then assign `req.principal`). `instance`: the
+ * principal() this is, for a once-only warning when a `req.auth` set by an earlier middleware is replaced.
  */
-export function attach(req: Request, res: Response, auth: AuthContext): Slot | null {
+export function attach(req: Request, res: Response, auth: AuthContext, instance: object): Slot | null {
   const locals = (res as unknown as { locals?: Locals }).locals;
   if (locals === undefined || (Object.getPrototypeOf(req) !== lastProto && !install(req))) {
+    warnReplacedBefore((req as { auth?: unknown }).auth, instance);
     req.principal = null;
     req.auth = auth;
     return null;
@@ -149,8 +169,14 @@ export function attach(req: Request, res: Response, auth: AuthContext): Slot | n
   if (lastNeedsCheck) {
     // Own properties assigned before the accessors existed (a request already under way then) would shadow them.
     if (hasOwn.call(req, 'principal')) delete (req as Partial<Request>).principal;
-    if (hasOwn.call(req, 'auth')) delete (req as Partial<Request>).auth;
+    if (hasOwn.call(req, 'auth')) {
+      warnReplacedBefore((req as { auth?: unknown }).auth, instance);
+      delete (req as Partial<Request>).auth;
+    }
   }
+  // A middleware before this one that assigned req.auth (into a slot of the setter's making) is about to lose it.
+  const earlier = (locals[SLOT] as Slot | undefined)?.auth;
+  if (earlier !== undefined) warnReplacedBefore(earlier, instance);
   const slot = new Slot(auth);
   locals[SLOT] = slot;
   return slot;

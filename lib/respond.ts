@@ -24,7 +24,8 @@ export function sendProblem(res: Response, err: AuthError, bearer: boolean, real
   }
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-  res.end(JSON.stringify({ type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code }));
+  const problem = { type: `urn:express-principal:error:${err.code}`, title: err.message, status: err.status, code: err.code };
+  res.end(JSON.stringify(err.detail === undefined ? problem : { ...problem, detail: err.detail }));
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { Principal, SessionInfo, StrategyName } from './types';
 import type { StrategyImpl } from './strategy';
 import type { Setup } from './setup';
-import type { ListedSession, SessionDirectory } from './state/session-repository';
+import { MAX_SESSIONS_PER_SUBJECT, type ListedSession, type SessionDirectory } from './state/session-repository';
 import { awaitReceipt, type LogMark } from './state/receipts';
 import { toMs } from './duration';
 import type { RevocationReceipt } from './types';
@@ -10,10 +10,15 @@ import { AuthRequiredError, configError, NotSupportedError, SessionLimitError } 
 
 /** What `sessionCreated` / `sessionRevoked` carry: the subject and the session's handle, never a credential. */
 export interface SessionEvent {
+  /** Whose session. */
   readonly subject: string;
+  /** The session's handle (as `sessions()` lists it). */
   readonly handle: string;
+  /** The strategy that keeps it. */
   readonly strategy: StrategyName;
+  /** The device summary kept with it ("Chrome 131 on macOS"), or null. */
   readonly device: string | null;
+  /** The client address as kept (truncated, hashed or full), or null. */
   readonly address: string | null;
 }
 
@@ -21,11 +26,13 @@ export interface SessionEvent {
 export type SessionRevokedReason = 'logout' | 'revoked' | 'others' | 'limit';
 
 export interface SessionRevokedEvent extends SessionEvent {
+  /** What ended it. */
   readonly reason: SessionRevokedReason;
 }
 
 /** Ask a revocation for a receipt: it then resolves once every live instance has applied it, or after `wait`. */
 export interface ReceiptOptions {
+  /** Resolve to a receipt instead of the plain result. */
   receipt: true;
   /** Longest wait for the instances. @default '2s' */
   wait?: string | number;
@@ -56,7 +63,9 @@ export function resolveSessionLimit(max: number | undefined, onLimit: string | u
     if (onLimit !== undefined) throw configError('onSessionLimit needs maxSessionsPerSubject');
     return null;
   }
-  if (!Number.isInteger(max) || max < 1) throw configError('maxSessionsPerSubject must be a positive integer');
+  if (!Number.isInteger(max) || max < 1 || max > MAX_SESSIONS_PER_SUBJECT) {
+    throw configError(`maxSessionsPerSubject must be an integer from 1 to ${MAX_SESSIONS_PER_SUBJECT}`);
+  }
   return { max, onLimit: onLimit ?? 'revoke-oldest' };
 }
 

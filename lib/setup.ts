@@ -1,10 +1,10 @@
 import type { Request } from 'express';
 import type { PrincipalEvents, PrincipalOptions } from './principal';
 import { strategyImpl, type StrategyImpl } from './strategy';
-import { configError, CsrfError } from './errors';
+import { configError } from './errors';
 import { Listeners } from './listeners';
 import { DEFAULT_MAX_CREDENTIAL_BYTES } from './carriers/header';
-import { isCrossSite } from './carriers/csrf';
+import { crossSiteError, isCrossSite, trustedOriginSet } from './carriers/csrf';
 import { resolveHierarchy } from './roles';
 import { freshness, type Freshness } from './freshness';
 import { checkPrecedence, type Precedence } from './multi';
@@ -55,7 +55,7 @@ export function resolveSetup(options: PrincipalOptions): Setup {
   return {
     strategies, primary: strategies[0] as StrategyImpl, legacy, precedence: checkPrecedence(options.precedence), onError,
     maxBytes: options.maxCredentialBytes ?? DEFAULT_MAX_CREDENTIAL_BYTES,
-    trusted: new Set(options.trustedOrigins ?? []),
+    trusted: trustedOriginSet(options.trustedOrigins),
     effectiveRoles: resolveHierarchy(options.roleHierarchy),
     realm: options.realm ?? 'api',
     acceptsHeader: strategies.some((s) => s.carriers.includes('header')),
@@ -77,5 +77,5 @@ function ownMigrations(strategies: readonly StrategyImpl[]): StrategyImpl[] {
 
 /** A cookie sent by another site's form is ambient authority, not intent. */
 export function refuseCrossSite(setup: Setup, req: Request): void {
-  if (setup.usesCookie && isCrossSite(req, setup.trusted)) throw new CsrfError();
+  if (setup.usesCookie && isCrossSite(req, setup.trusted)) throw crossSiteError(req);
 }

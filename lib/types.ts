@@ -129,7 +129,15 @@ export interface RevocationLog {
    */
   follow(listener: RevocationLogListener, blockMs: number): RevocationLogFollower;
   /** How many live followers (a recent heartbeat) have applied the log up to `position`, of how many. Optional. */
-  applied?(position: string): Promise<{ applied: number; instances: number }>;
+  applied?(position: string): Promise<AppliedCount>;
+}
+
+/** How many live followers of a log have applied it up to a position. */
+export interface AppliedCount {
+  /** Followers at or past the position. */
+  readonly applied: number;
+  /** Followers with a recent heartbeat. */
+  readonly instances: number;
 }
 
 /**
@@ -186,11 +194,15 @@ export type AnyStore = StateStore | CookieStore;
 export interface SessionInfo {
   /** Names the session for `revoke`; derived one-way from its id, so it is never usable as a credential. */
   readonly handle: string;
+  /** The strategy that keeps it (a refresh-token family is `stateless-jwt`). */
   readonly strategy: StrategyName;
+  /** When it was created (its login). */
   readonly createdAt: Date;
   /** The last request seen, written at most once per `touchInterval` (like the idle slide). */
   readonly lastSeenAt: Date;
+  /** When it ends unless used (idle) or at the latest (absolute), whichever comes first. */
   readonly expiresAt: Date;
+  /** When the user last proved who they are (the login, or a later step-up). */
   readonly authenticatedAt: Date;
   /** "Chrome 131 on macOS", or null when not kept (`principal({ devices })`). */
   readonly device: string | null;

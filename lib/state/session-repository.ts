@@ -31,6 +31,12 @@ export interface Revoked extends ListedSession {
   readonly marks: readonly LogMark[];
 }
 
+/**
+ * Live sessions one subject may hold in a store, whatever `maxSessionsPerSubject` says: beyond it, a login ends the
+ * subject's oldest sessions.
+ */
+export const MAX_SESSIONS_PER_SUBJECT = 10_000;
+
 /** Attempts of a read–modify–compare-and-set before the writer gives up (another writer kept winning). */
 const REWRITE_ATTEMPTS = 5;
 
@@ -94,6 +100,13 @@ export class SessionRepository {
     const alive = new Set(await this.liveKeys(members.flatMap(recordKeys)));
     const dead = members.filter((member) => !recordKeys(member).some((key) => alive.has(key)));
     if (dead.length > 0) await this.store.indexRemove(subject, dead);
+    if (alive.size > MAX_SESSIONS_PER_SUBJECT) await this.endOldest(subject, alive.size - MAX_SESSIONS_PER_SUBJECT);
+  }
+
+  /** A login flood for one subject cannot grow its index (and every later login's prune) without bound. */
+  private async endOldest(subject: string, count: number): Promise<void> {
+    const oldest = (await this.list(subject)).slice(0, count);
+    for (const s of oldest) await this.destroy(s.key, subject, s.sid);
   }
 
   /** Ends one session: announced before the delete too, so a failed announcement deletes nothing and a retry still finds it. */
