@@ -37,8 +37,9 @@ export class JwtLogins {
    */
   async reissued(loginId: string, subject: string, sinceMs: number, jti: string, expiresAtMs: number): Promise<void> {
     await this.families.trackAccess(loginId, jti, expiresAtMs);
-    const live = await this.families.confirms(loginId, subject, sinceMs) && await this.families.rotated(loginId, subject);
-    if (!live) throw new CredentialRevokedError();
+    // The slide never resurrects an ended login (compare-and-set), so it need not wait for the confirmation.
+    const [confirmed, slid] = await Promise.all([this.families.confirms(loginId, subject, sinceMs), this.families.rotated(loginId, subject)]);
+    if (!confirmed || !slid) throw new CredentialRevokedError();
   }
 
   async end(loginId: string, subject: string | null): Promise<void> {
