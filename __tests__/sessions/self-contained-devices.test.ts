@@ -180,6 +180,22 @@ describe.each(['redis', 'memory'] as const)('sealed cookie on %s', (backend) => 
   });
 });
 
+test('the sealed session\'s device record on Redis: its own key, no identity, gone with the session', async () => {
+  const prefix = uniquePrefix('self-devices-record');
+  prefixes.push(prefix);
+  const { app } = build('sealed-cookie', redisStore({ client, prefix }));
+  const res = await request(app).post('/login').set({ 'User-Agent': CHROME_MAC, 'X-Forwarded-For': '203.0.113.1' }).send({ id: 'frank' });
+  const { sessionId } = res.body as { sessionId: string };
+  const key = `${prefix}sc:${sessionId}`;
+  const record = JSON.parse(await client.get(key) as string) as Record<string, unknown>;
+  expect([record.id, record.roles, record.scopes, record.claims, record.device, record.address]).toEqual(['frank', [], [], {}, 'Chrome 131 on macOS', '203.0.113.0/24']);
+  const ttl = await client.pTTL(key);
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(10 * 60_000); // the session's idle deadline, within its absolute one
+  expect((await request(app).post('/logout').set('Cookie', cookiePair(res.headers['set-cookie']) as string)).status).toBe(200);
+  expect(await client.get(key)).toBeNull();
+});
+
 describe.each(['redis', 'memory'] as const)('statelessJwt without refresh tokens on %s', (backend) => {
   test('a token re-issued by refreshPrincipal belongs to its login: ending the device refuses it too', async () => {
     const shared = storeFor(backend);
