@@ -74,7 +74,7 @@ async function login(ctx: RequestAuth, identity: Identity, options: LoginOptions
   res.setHeader('Cache-Control', 'no-store');
   setup.events.emit('login', { id: identity.id, sessionId: issued.sessionId });
   const handle = await afterLogin(setup, issuer, identity.id, issued.handle);
-  if (options?.revokeOthers === true) await revokeOthers(setup, identity.id, handle);
+  if (options?.revokeOthers === true) await revokeOthers(setup, identity.id, new Set(handle === null ? [] : [handle]));
   return issued;
 }
 

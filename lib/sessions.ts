@@ -74,7 +74,7 @@ function directories(setup: Setup): SessionDirectory[] {
   const seen = new Set<SessionDirectory>();
   for (const s of [...setup.strategies, ...setup.legacy]) if (s.sessions !== undefined) seen.add(s.sessions);
   if (seen.size === 0) {
-    throw new NotSupportedError('listing sessions needs server-side state: statefulJwt({ store }), sessionCookie({ store }) or statelessJwt({ refresh: { store } })');
+    throw new NotSupportedError('listing sessions needs server-side state: statefulJwt({ store }), sessionCookie({ store }), sessionCookie({ store: cookieStore(), revocation: store }) or statelessJwt({ store })');
   }
   return [...seen];
 }
@@ -112,13 +112,17 @@ export function sessionsAdmin(setup: Setup): SessionsAdmin {
   };
 }
 
-/** The handle of the session this principal stands for, or null when it has none here. */
-function currentHandle(setup: Setup, who: Principal): string | null {
+/**
+ * The handles this principal may stand for, one per directory that claims it. Two strategies may share a name
+ * (sessionCookie stored or sealed): a handle named for the other one matches no listed session, so it marks nothing.
+ */
+function currentHandles(setup: Setup, who: Principal): Set<string> {
+  const handles = new Set<string>();
   for (const directory of directories(setup)) {
     const handle = directory.handleOf(who);
-    if (handle !== null) return handle;
+    if (handle !== null) handles.add(handle);
   }
-  return null;
+  return handles;
 }
 
 function caller(req: Request): Principal {
@@ -130,8 +134,8 @@ function caller(req: Request): Principal {
 /** `req.auth.sessions()`: the caller's own sessions, the one making the request marked `current`. */
 export async function ownSessions(setup: Setup, req: Request): Promise<SessionInfo[]> {
   const who = caller(req);
-  const current = currentHandle(setup, who);
-  return (await listed(setup, who.id)).map(({ session: { info } }) => (info.handle === current ? Object.freeze({ ...info, current: true }) : info));
+  const current = currentHandles(setup, who);
+  return (await listed(setup, who.id)).map(({ session: { info } }) => (current.has(info.handle) ? Object.freeze({ ...info, current: true }) : info));
 }
 
 /** `req.auth.revokeSession(handle)`: only one of the caller's own sessions (another subject's handle matches nothing). */
@@ -139,9 +143,9 @@ export async function revokeOwn(setup: Setup, req: Request, handle: string): Pro
   return (await revokeOne(setup, caller(req).id, handle)) !== null;
 }
 
-/** Ends every session of `subject` except the one with handle `keep`. */
-export async function revokeOthers(setup: Setup, subject: string, keep: string | null): Promise<{ ended: number; marks: LogMark[] }> {
-  const others = (await listed(setup, subject)).filter((e) => e.session.info.handle !== keep);
+/** Ends every session of `subject` except the ones with a handle in `keep`. */
+export async function revokeOthers(setup: Setup, subject: string, keep: ReadonlySet<string>): Promise<{ ended: number; marks: LogMark[] }> {
+  const others = (await listed(setup, subject)).filter((e) => !keep.has(e.session.info.handle));
   const ended = (await Promise.all(others.map((e) => end(setup, subject, e, 'others')))).filter((m) => m !== null);
   return { ended: ended.length, marks: ended.flat() };
 }
@@ -149,7 +153,7 @@ export async function revokeOthers(setup: Setup, subject: string, keep: string |
 /** "Log out other devices": resolves to how many ended, or with `{ receipt: true }` to a receipt. */
 export async function logoutOthers(setup: Setup, req: Request, options?: ReceiptOptions): Promise<number | RevocationReceipt> {
   const who = caller(req);
-  const { ended, marks } = await revokeOthers(setup, who.id, currentHandle(setup, who));
+  const { ended, marks } = await revokeOthers(setup, who.id, currentHandles(setup, who));
   return options?.receipt === true ? receiptFor(marks, options, ended) : ended;
 }
 

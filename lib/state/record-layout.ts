@@ -14,6 +14,11 @@ export interface RecordLayout {
    * which `update` leaves as they are. @default true
    */
   readonly patchable?: boolean;
+  /**
+   * True for records whose strategy lists and ends them itself, because ending one must also refuse credentials
+   * that carry their own state (refresh families, sealed cookies): the repository's directory leaves them out.
+   */
+  readonly selfListed?: boolean;
   /** The record, and whatever else the stored value holds (kept as it is when the record is rewritten). */
   decode(raw: string): Decoded;
   encode(record: SessionRecord, rest: Readonly<Record<string, unknown>> | null): string;
@@ -59,6 +64,21 @@ export const FAMILY_LAYOUT: RecordLayout = {
   strategy: 'stateless-jwt',
   prefix: 'rt:fam:',
   patchable: false,
+  selfListed: true,
+  decode: (raw) => ({ record: parseRecord(raw), rest: null }),
+  encode: (record) => JSON.stringify(record),
+};
+
+/**
+ * sessionCookie with cookieStore and a `revocation` store: each login's device, as JSON. The session itself is in
+ * the sealed cookie; this record only lists it (identity empty; `issuedAt`, `authAt`, deadlines and `lastSeen` are
+ * the cookie's, `device` / `address` the login's). Known from the start, like families, so it is never pruned.
+ */
+export const SEALED_LAYOUT: RecordLayout = {
+  strategy: 'session-cookie',
+  prefix: 'sc:',
+  patchable: false,
+  selfListed: true,
   decode: (raw) => ({ record: parseRecord(raw), rest: null }),
   encode: (record) => JSON.stringify(record),
 };
@@ -67,7 +87,7 @@ export const FAMILY_LAYOUT: RecordLayout = {
  * Every layout a repository must reach: the presets', and any a composed strategy brings (`registerLayout`).
  * A subject's sessions may be in any of them, so revokeAll and update look in each.
  */
-const layouts: RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT, FAMILY_LAYOUT];
+const layouts: RecordLayout[] = [RECORD_LAYOUT, EXPRESS_SESSION_LAYOUT, FAMILY_LAYOUT, SEALED_LAYOUT];
 
 /** Makes a composed strategy's layout known to every repository; its prefix must not overlap another's. */
 export function registerLayout(layout: RecordLayout): void {

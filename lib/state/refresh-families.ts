@@ -155,10 +155,10 @@ export class RefreshFamilies {
 
   /**
    * A rotation: the family's record slides (compare-and-set: an ended family is never resurrected) and stays in
-   * its subject's index as long; the used token leaves the family's index, and so do expired access tokens.
-   * False when the family has ended meanwhile.
+   * its subject's index as long; the used token (if any: a re-issue without refresh tokens uses none) leaves the
+   * family's index, and so do expired access tokens. False when the family has ended meanwhile.
    */
-  async rotated(familyId: string, subject: string, usedHash: string): Promise<boolean> {
+  async rotated(familyId: string, subject: string, usedHash?: string): Promise<boolean> {
     const now = Date.now();
     const slid = await this.repository.rewrite(familyKey(familyId), ({ record }) => (record.id === subject ? { ...record, lastSeen: Math.max(now, record.lastSeen) } : null));
     if (slid === null) return false;
@@ -215,9 +215,9 @@ export class RefreshFamilies {
     await pastMillisecond(now);
   }
 
-  private async prune(familyId: string, usedHash: string, now: number): Promise<void> {
+  private async prune(familyId: string, usedHash: string | undefined, now: number): Promise<void> {
     const members = await this.store.indexMembers(familyIndex(familyId));
-    const stale = members.filter((m) => m === `t:${usedHash}` || (m.startsWith('a:') && Number(m.split(':')[2]) <= now));
+    const stale = members.filter((m) => (usedHash !== undefined && m === `t:${usedHash}`) || (m.startsWith('a:') && Number(m.split(':')[2]) <= now));
     if (stale.length > 0) await this.store.indexRemove(familyIndex(familyId), stale);
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Identity, Principal, SessionInfo, StateStore, StrategyName } from '../types';
 import { InvalidCredentialError, StoreUnavailableError } from '../errors';
 import { patchRecord, remainingMs, type SessionRecord } from './session-record';
-import { FAMILY_LAYOUT, layoutOfKey, layoutOfStrategy, recordKeys, type Decoded, type RecordLayout } from './record-layout';
+import { layoutOfKey, layoutOfStrategy, recordKeys, type Decoded, type RecordLayout } from './record-layout';
 import type { RecordCache } from './record-cache';
 import type { LogMark } from './receipts';
 
@@ -157,13 +157,14 @@ export class SessionRepository {
 
   /**
    * The sessions API's view of the stored sessions (statefulJwt, sessionCookie, composed points): every layout but
-   * refresh-token families, which their strategy lists itself (ending one also denies its access tokens).
+   * the self-listed ones (refresh-token families, sealed cookies), which their strategy lists itself (ending one
+   * also refuses credentials that carry their own state).
    */
   readonly directory: SessionDirectory = {
-    list: async (subject) => (await this.list(subject)).filter((s) => s.layout !== FAMILY_LAYOUT),
+    list: async (subject) => (await this.list(subject)).filter((s) => s.layout.selfListed !== true),
     handleOf: (who) => {
       const layout = layoutOfStrategy(who.strategy);
-      return layout === undefined || layout === FAMILY_LAYOUT || who.sessionId === null ? null : sessionHandle(layout.prefix + who.sessionId);
+      return layout === undefined || layout.selfListed === true || who.sessionId === null ? null : sessionHandle(layout.prefix + who.sessionId);
     },
     revokeHandle: async (subject, handle) => {
       const found = (await this.directory.list(subject)).find((s) => s.info.handle === handle);

@@ -10,6 +10,8 @@ import { createRevocation, type RevocationTuning } from '../state/revocation';
 import { checkRecord, newRecord, parseRecord, patchRecord, recordPrincipal, remainingMs, resolveTimeouts, type SessionRecord, type SessionTimeouts } from '../state/session-record';
 import { loginAuthTime } from '../auth-time';
 import { CredentialCache } from '../cache/credential-cache';
+import { SealedDevices } from '../state/sealed-devices';
+import type { DeviceFacts } from '../state/device';
 
 /** Browsers drop cookies over 4096 bytes (name + value); refuse to write one rather than lose the session. */
 export const MAX_COOKIE_BYTES = 4096;
@@ -38,24 +40,15 @@ function sealedWriter(store: CookieStore, cookie: ResolvedCookie): (res: Respons
   };
 }
 
-/** The session lives in an encrypted cookie: no server state, revocable only with a `revocation` store. */
-export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
-  const { store } = options;
-  const cookie = resolveCookie(options.cookie, 'sid');
-  const timeouts = resolveTimeouts(options);
-  if (options.revocation !== undefined && !isStateStore(options.revocation)) throw configError('`revocation` must be redisStore() or memoryStore()');
-  const revocation = options.revocation ? createRevocation(options.revocation, { maxLifetimeMs: timeouts.absoluteMs, clockToleranceMs: 0 }, options) : null;
+interface Opened { sealed: SealedSession; principal: Principal }
 
-  const write = sealedWriter(store, cookie);
-
-  /**
-   * Decrypted cookies, one entry per exact value: a browser sends the same cookie until it slides, so
-   * most requests skip AES-GCM, JSON and the Principal build. Bounded; deadlines and revocation are still
-   * checked on every request.
-   */
-  const opened = new CredentialCache<{ sealed: SealedSession; principal: Principal }>(OPENED_MAX);
-
-  function open(raw: string): { sealed: SealedSession; principal: Principal } {
+/**
+ * Opens a sealed cookie through `opened`, one entry per exact value: a browser sends the same cookie until it
+ * slides, so most requests skip AES-GCM, JSON and the Principal build. Bounded; deadlines and revocation are
+ * still checked on every request.
+ */
+function opener(store: CookieStore, opened: CredentialCache<Opened>): (raw: string) => Opened {
+  return (raw) => {
     const hit = opened.get(raw);
     if (hit !== undefined) return hit;
     const plain = store.open(raw);
@@ -65,17 +58,34 @@ export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
     const entry = { sealed, principal: recordPrincipal(sealed, 'session-cookie', sealed.sid) };
     opened.set(raw, entry);
     return entry;
-  }
+  };
+}
+
+/** The session lives in an encrypted cookie: no server state, revocable only with a `revocation` store. */
+export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
+  const { store } = options;
+  const cookie = resolveCookie(options.cookie, 'sid');
+  const timeouts = resolveTimeouts(options);
+  if (options.revocation !== undefined && !isStateStore(options.revocation)) throw configError('`revocation` must be redisStore() or memoryStore()');
+  const revocation = options.revocation ? createRevocation(options.revocation, { maxLifetimeMs: timeouts.absoluteMs, clockToleranceMs: 0 }, options) : null;
+  // With a revocation store, each login is also listed as a device (lib/state/sealed-devices.ts).
+  const devices = options.revocation && revocation ? new SealedDevices(options.revocation, revocation, timeouts.absoluteMs) : null;
+
+  const write = sealedWriter(store, cookie);
+
+  const opened = new CredentialCache<Opened>(OPENED_MAX);
+  const open = opener(store, opened);
 
   function authenticate(res: Response, raw: string): Authenticated | Promise<Authenticated> {
     if (raw.length > MAX_COOKIE_BYTES) throw new CredentialTooLargeError();
     const { sealed, principal } = open(raw);
     const slide = checkRecord(sealed, timeouts.touchMs);
-    const admit = (): Authenticated => {
+    const admit = (): Authenticated | Promise<Authenticated> => {
       if (!slide) return { principal, carrier: 'cookie' };
       const next: SealedSession = { ...sealed, lastSeen: Date.now() };
       write(res, next);
-      return { principal: recordPrincipal(next, 'session-cookie', next.sid), carrier: 'cookie' };
+      const slid: Authenticated = { principal: recordPrincipal(next, 'session-cookie', next.sid), carrier: 'cookie' };
+      return devices ? devices.seen(next.sid, next.id, next.lastSeen).then(() => slid) : slid;
     };
     if (!revocation) return admit();
     const revoked = revocation.check(sealed.id, sealed.sid, sealed.issuedAt); // local (sync) when in sync, else a store lookup
@@ -84,22 +94,28 @@ export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
     return revoked.then((yes) => { if (yes) throw new CredentialRevokedError(); return admit(); });
   }
 
-  async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null): Promise<Issued> {
+  async function login(_req: Request, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued> {
     // A login is a proof of identity: the login time starts now (refreshPrincipal re-issues keep it).
     const authAt = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
     const sealed: SealedSession = { ...newRecord(identity, timeouts, authAt), sid: randomBytes(18).toString('base64url') };
+    if (devices) {
+      await devices.add(sealed.sid, sealed, facts);
+      // A new session at every login: the one this request came with ends, so the device is not listed twice.
+      if (previous?.strategy === 'session-cookie' && previous.sessionId !== null) await devices.end(previous.sessionId, previous.id, previous.issuedAt.getTime() + timeouts.absoluteMs);
+    }
     write(res, sealed);
-    return { token: null, expiresAt: new Date(sealed.absExp), sessionId: sealed.sid };
+    return { token: null, expiresAt: new Date(sealed.absExp), sessionId: sealed.sid, ...(devices ? { handle: SealedDevices.handle(sealed.sid) } : {}) };
   }
 
   async function logout(_req: Request, res: Response, current: Principal | null) {
-    if (revocation && current?.sessionId) await revocation.revoke(current.sessionId, current.issuedAt.getTime() + timeouts.absoluteMs);
+    if (devices && current?.sessionId) await devices.end(current.sessionId, current.id, current.issuedAt.getTime() + timeouts.absoluteMs);
     clearCookie(res, cookie);
   }
 
   return {
     name: 'session-cookie',
     carriers: ['cookie'],
+    sessions: devices?.directory,
     find(req) {
       const value = readCookie(req, cookie, Infinity);
       return value === null ? null : { carrier: 'cookie', value };
@@ -108,8 +124,8 @@ export function sealedSessionCookie(options: SealedOptions): StrategyImpl {
     login,
     logout,
     async revokeAll(subject) {
-      if (!revocation) throw new NotSupportedError('revokeAll with cookieStore needs sessionCookie({ revocation: redisStore(...) })');
-      return revocation.revokeAll(subject, timeouts.absoluteMs);
+      if (!devices) throw new NotSupportedError('revokeAll with cookieStore needs sessionCookie({ revocation: redisStore(...) })');
+      return devices.endSubject(subject);
     },
     /** refreshPrincipal: re-seals the cookie with the freshly loaded data (loadedAt = now). */
     async rehydrate(req, res, _current, identity) {

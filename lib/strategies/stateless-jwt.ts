@@ -17,13 +17,17 @@ import { checkOptions } from '../option-keys';
 import { AccessTokens } from './access-tokens';
 import { familyHandle } from '../state/refresh-families';
 import type { DeviceFacts } from '../state/device';
+import { JwtLogins } from './jwt-logins';
 
 export interface StatelessJwtOptions extends JwtCommonOptions, JwksVerifierOptions, RevocationTuning {
   /** Lifetime of issued tokens. @default '15m' */
   ttl?: string | number;
   /** How claims become roles/scopes/claims (e.g. `{ roles: 'realm_access.roles' }`). */
   claims?: ClaimMapping;
-  /** Optional store, used for revocation only (jti deny-list, `revokeAll`). */
+  /**
+   * Optional store: the jti deny-list and `revokeAll`, and (without `refresh`) each login's record, so the sessions
+   * API lists logins as devices and ending one denies its live access tokens.
+   */
   store?: StateStore;
   /** Rotating refresh tokens (stateless access + stateful refresh): `{ store, ttl: '30d', graceWindow: '10s', cookiePath: '/auth/refresh' }`. */
   refresh?: RefreshOptions;
@@ -36,6 +40,8 @@ interface Parts {
   tokens: AccessTokens;
   revocation: Revocation | null;
   refresh: RefreshTokens | null;
+  /** Logins as devices when there is a store but no refresh tokens. */
+  logins: JwtLogins | null;
   clockToleranceMs: number;
 }
 
@@ -65,10 +71,14 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
     revokeJti: revocation ? (jti, expMs) => revocation.revoke(jti, expMs + clockToleranceMs) : null,
   });
   const tokens = new AccessTokens({ envelope, ttlMs, claims: options.claims, revocation, maxLifetimeMs });
-  const parts: Parts = { carrier, envelope, tokens, revocation, refresh, clockToleranceMs };
+  const familyOf = (who: Principal) => tokens.familyOf(who);
+  const logins = refresh === null && options.store && revocation
+    ? new JwtLogins(options.store, maxLifetimeMs, (jti, expMs) => revocation.revoke(jti, expMs + clockToleranceMs), familyOf)
+    : null;
+  const parts: Parts = { carrier, envelope, tokens, revocation, refresh, logins, clockToleranceMs };
   return asStrategy({
     name: 'stateless-jwt',
-    sessions: refresh?.directory((who) => tokens.familyOf(who)),
+    sessions: refresh?.directory(familyOf) ?? logins?.directory,
     carriers: carrier.kinds,
     find: (req) => carrier.find(req),
     authenticate: (_req, _res, presented) => authenticate(parts, presented),
@@ -79,6 +89,7 @@ export function statelessJwt(options: StatelessJwtOptions): Strategy {
       // Refresh mark first, access mark after it is stored: an access token signed by a rotation that missed the
       // refresh mark was signed before the access mark's time (see rotate()).
       await refresh?.revokeSubject(subject);
+      await logins?.endSubject(subject);
       return (await revocation?.revokeAll(subject, maxLifetimeMs)) ?? [];
     },
     async update() {
@@ -107,13 +118,19 @@ function issued({ carrier }: Parts, res: Response, signed: SignedJwt, refreshTok
 }
 
 async function login(parts: Parts, res: Response, identity: Identity, previous: Principal | null, facts?: DeviceFacts): Promise<Issued> {
-  const { refresh, tokens } = parts;
+  const { refresh, logins, tokens } = parts;
   // A login is a proof of identity: the login time starts now (re-issues — rehydrate, refresh — keep it).
   const authTime = loginAuthTime(identity, previous); // now, or kept by a migration re-issue (lib/migration.ts)
   const oldFamily = previous ? tokens.familyOf(previous) : undefined;
   if (refresh && oldFamily !== undefined && previous) await refresh.revokeFamily(oldFamily, previous.id);
-  const familyId = refresh ? refresh.newFamily() : null;
+  // The device logs in again: its earlier login ends, so it is not listed twice.
+  if (logins && oldFamily !== undefined && previous) await logins.end(oldFamily, previous.id);
+  const familyId = refresh?.newFamily() ?? logins?.newLogin() ?? null;
   const { signed } = tokens.sign(identity, authTime, familyId);
+  if (logins && familyId !== null) {
+    await logins.begin(identity.id, familyId, authTime, signed.jti, signed.expiresAtMs, facts);
+    return { ...issued(parts, res, signed), handle: familyHandle(familyId) };
+  }
   if (refresh === null || familyId === null) return issued(parts, res, signed);
   const first = await refresh.issue(identity, authTime, familyId, facts);
   await refresh.trackAccess(familyId, signed.jti, signed.expiresAtMs);
@@ -122,7 +139,7 @@ async function login(parts: Parts, res: Response, identity: Identity, previous: 
 }
 
 /** New roles from refreshPrincipal: a new token, delivered where the old one came from (cookie, or a response header). */
-async function rehydrate({ carrier, tokens, refresh }: Parts, req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal> {
+async function rehydrate({ carrier, tokens, refresh, logins }: Parts, req: Request, res: Response, current: Principal, identity: Identity): Promise<Principal> {
   const familyId = tokens.familyOf(current) ?? null;
   const { signed, principal } = tokens.sign(identity, current.authenticatedAt.getTime(), familyId);
   if (refresh && familyId !== null) {
@@ -130,6 +147,7 @@ async function rehydrate({ carrier, tokens, refresh }: Parts, req: Request, res:
     // Same argument as in rotate(): a revokeAll racing this re-issue either ends it here or covers the new token.
     await refresh.confirm(familyId, current.id, current.issuedAt.getTime());
   }
+  if (logins && familyId !== null) await logins.reissued(familyId, current.id, current.issuedAt.getTime(), signed.jti, signed.expiresAtMs);
   if (carrier.present(req) === 'cookie') carrier.write(res, signed.token, signed.expiresAtMs - Date.now());
   else {
     res.setHeader(REISSUED_TOKEN_HEADER, signed.token);
@@ -156,10 +174,12 @@ async function rotate(parts: Parts, req: Request, res: Response, resolve: (snaps
   return issued(parts, res, signed, refresh.deliverBody ? rotated.token : undefined);
 }
 
-async function logout({ carrier, tokens, revocation, refresh, clockToleranceMs }: Parts, req: Request, res: Response, current: Principal | null): Promise<void> {
-  const revocationId = current === null ? undefined : tokens.revocationIdOf(current);
-  if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
+async function logout({ carrier, tokens, revocation, refresh, logins, clockToleranceMs }: Parts, req: Request, res: Response, current: Principal | null): Promise<void> {
   const familyId = current ? tokens.familyOf(current) : undefined;
+  const revocationId = current === null ? undefined : tokens.revocationIdOf(current);
+  // Ending a login denies every live token issued from it, this one included (tracked when it was signed).
+  if (logins && current && familyId !== undefined) await logins.end(familyId, current.id);
+  else if (revocation && current && revocationId) await revocation.revoke(revocationId, current.expiresAt.getTime() + clockToleranceMs);
   if (refresh && current && familyId !== undefined) await refresh.revokeFamily(familyId, current.id);
   if (refresh) await endPresentedFamily(refresh, req, current, familyId);
   refresh?.clear(res);
