@@ -17,14 +17,12 @@ export interface DevicesSupport {
 }
 
 export function devicesSupport(strategy: string, storage: string, refresh: boolean): DevicesSupport {
-  // statelessJwt with refresh tokens: a device is a refresh-token family.
-  if (strategy === 'stateful-jwt' || (strategy === 'session-cookie' && storage !== 'cookie') || refresh) return { supported: true, howTo: null };
-  const why = strategy === 'stateless-jwt'
-    ? 'stateless-jwt here issues self-contained tokens without refresh tokens, so the server keeps no list of logins'
-    : 'session-cookie with AUTH_STORAGE=cookie keeps the whole session in the encrypted cookie, so the server keeps no list of logins';
+  // statelessJwt with a store: a device is a refresh-token family, or one login's access tokens.
+  if (strategy === 'stateful-jwt' || strategy === 'stateless-jwt' || (strategy === 'session-cookie' && storage !== 'cookie') || refresh) return { supported: true, howTo: null };
+  const why = 'session-cookie with AUTH_STORAGE=cookie keeps the whole session in the encrypted cookie, so the server keeps no list of logins';
   return {
     supported: false,
-    howTo: `Listing devices needs server-side sessions: ${why}. Restart with AUTH_STRATEGY=stateful-jwt, AUTH_STRATEGY=session-cookie with AUTH_STORAGE=memory or redis, or AUTH_STRATEGY=stateless-jwt with AUTH_REFRESH=1 (in code: statefulJwt({ store }), sessionCookie({ store }) or statelessJwt({ refresh: { store } })).`,
+    howTo: `Listing devices needs server-side sessions: ${why}. Restart with AUTH_STRATEGY=stateful-jwt, AUTH_STRATEGY=session-cookie with AUTH_STORAGE=memory or redis, or AUTH_STRATEGY=stateless-jwt (in code: statefulJwt({ store }), sessionCookie({ store }), statelessJwt({ store }), or sessionCookie({ store: cookieStore(), revocation: store })).`,
   };
 }
 

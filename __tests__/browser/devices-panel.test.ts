@@ -20,9 +20,10 @@ const SUPPORTED = [
   { label: 'session-cookie-memory', env: { AUTH_STRATEGY: 'session-cookie', AUTH_STORAGE: 'memory' } },
   // A device is a refresh-token family; ending it denies its live access token through the deny-list.
   { label: 'stateless-jwt-refresh-memory', env: { AUTH_STRATEGY: 'stateless-jwt', AUTH_STORAGE: 'memory', AUTH_REFRESH: '1' } },
+  // Without refresh tokens a device is one login (the access tokens issued at it), kept in the revocation store.
+  { label: 'stateless-jwt-memory', env: { AUTH_STRATEGY: 'stateless-jwt', AUTH_STORAGE: 'memory' } },
 ];
 const UNSUPPORTED = [
-  { label: 'stateless-jwt-memory', env: { AUTH_STRATEGY: 'stateless-jwt', AUTH_STORAGE: 'memory' } },
   { label: 'session-cookie-cookie', env: { AUTH_STRATEGY: 'session-cookie', AUTH_STORAGE: 'cookie' } },
 ];
 

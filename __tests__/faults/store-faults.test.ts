@@ -106,14 +106,10 @@ describe.each(CLIENTS)('store outage with a %s', (_label, clientOptions) => {
         // no credential at all is anonymous whatever the store does: 401, not 200
         expect((await request(app).get('/me')).status).toBe(401);
 
+        // Every strategy here stores something at login: statelessJwt with a store records the login (a device the
+        // user can list and end), so no token is issued that the store could not account for.
         const loginDuring = await timed(request(app).post('/login').send({ id: 'dave' }));
-        if (kind === 'stateless-jwt') {
-          // Issuing a self-contained token needs no store; using it does (next line).
-          expect(loginDuring.res.status).toBe(200);
-          expectOutage(await timed(request(app).get('/me').set(credentialFrom(kind, loginDuring.res))), 'lookup of a token issued during the outage');
-        } else {
-          expectOutage(loginDuring, 'login');
-        }
+        expectOutage(loginDuring, 'login');
         // Checked at the end so the rest of the scenario still runs (see .notes/BUGS.md: unguarded logout).
         const logoutDuring = await timed(request(app).post('/logout').set(alive));
         // (another subject: statelessJwt applies a revokeAll locally at once even when the store write fails)

@@ -21,7 +21,7 @@ export async function startApp(name: string, prefix: string): Promise<App> {
   const client = createClient({ url: redisUrl(), name });
   client.on('error', () => { /* surfaced by the failing command */ });
   await client.connect();
-  const store = redisStore({ client: client as unknown as Parameters<typeof redisStore>[0]['client'], prefix, timeout: '500ms' });
+  const store = redisStore({ client: client as unknown as Parameters<typeof redisStore>[0]['client'], prefix, timeout: '3s' }); // no outage here: a loaded machine must not turn a slow first lookup into a 503
   const auth = principal({
     strategy: [
       sessionCookie({ store: cookieStore({ secret: cookieSecret }), revocation: store, secure: false, idleTimeout: COOKIE_LIFETIME, absoluteTimeout: COOKIE_LIFETIME }),
