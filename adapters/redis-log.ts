@@ -210,8 +210,10 @@ class LogFollower implements RevocationLogFollower {
   private async position(c: OwnConnection, at: string | null): Promise<string> {
     let from = at === '0-0' ? null : at; // '0-0': nothing read yet, so the log is followed from its start
     const listener = this.listener;
-    if (await this.restarted(c)) listener.reset?.();
+    const restarted = await this.restarted(c);
     const info = await this.streamInfo(c);
+    // Reported after the last await: the reset and the gap that goes with it reach the listener in one turn.
+    if (restarted) listener.reset?.();
     if (info === null) {
       if (this.seen) this.lost();
       this.seen = false;
