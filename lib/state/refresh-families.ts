@@ -160,7 +160,7 @@ export class RefreshFamilies {
    */
   async rotated(familyId: string, subject: string, usedHash?: string): Promise<boolean> {
     const now = Date.now();
-    const slid = await this.repository.rewrite(familyKey(familyId), ({ record }) => (record.id === subject ? { ...record, lastSeen: Math.max(now, record.lastSeen) } : null));
+    const slid = await this.repository.slideOnce(familyKey(familyId), ({ record }) => (record.id !== subject ? null : record.lastSeen >= now ? record : { ...record, lastSeen: now }));
     if (slid === null) return false;
     await Promise.all([this.store.indexAdd(subject, familyId, this.ttlMs), this.prune(familyId, usedHash, now)]);
     return true;

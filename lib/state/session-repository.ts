@@ -191,6 +191,24 @@ export class SessionRepository {
   }
 
   /**
+   * A slide (lastSeen moves): one compare-and-set, never a resurrection. Resolves to the record as read, or null
+   * when there was none (or `modify` declined).
+   */
+  async slideOnce(key: string, modify: (decoded: Decoded) => SessionRecord | null): Promise<SessionRecord | null> {
+    const layout = layoutOfKey(key);
+    if (layout === undefined) throw new InvalidCredentialError();
+    const raw = await this.store.get(key);
+    if (raw === null) return null;
+    const decoded = layout.decode(raw);
+    const next = modify(decoded);
+    if (next === null) return null;
+    const ttl = remainingMs(next);
+    // One attempt: losing to a concurrent writer (another request sliding it, a logout) is as good as winning.
+    if (next !== decoded.record && ttl > 0) await this.store.swap(key, raw, layout.encode(next, decoded.rest), ttl);
+    return decoded.record;
+  }
+
+  /**
    * Read–modify–write through compare-and-set: a record deleted meanwhile (logout, revokeAll) is never
    * resurrected, a change written meanwhile is never undone. `modify` returning null leaves the record as it is;
    * returning the record it was given means it already holds the change (nothing is written).
